@@ -1,0 +1,1 @@
+//! The Notary dialect of TUF.
