@@ -131,7 +131,7 @@ mod tests {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|i| Value::from(i)),
+            any::<i64>().prop_map(Value::from),
             string.clone().prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 48, 6, move |inner| {
