@@ -1,0 +1,701 @@
+//! The Notary v1 HTTP API (protocol reference §1): routing, handlers and the read cache.
+
+use crate::api_error::{ApiError, ErrorCode};
+use crate::metrics::Metrics;
+use crate::multipart;
+use crate::signer::{ServerRole, Signer};
+use crate::store::{MetaReader, NewMeta, SqliteStore, StoreError};
+use crate::update::{self, UpdateError, Upload};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LAST_MODIFIED};
+use hyper::{Method, Request, Response, StatusCode};
+use signet_tuf::role_name;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// Tunables of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// `max-age` for current metadata (`<role>.json`), seconds; 0 disables caching.
+    pub current_max_age: u32,
+    /// `max-age` for checksum and version URLs, seconds.
+    pub consistent_max_age: u32,
+    pub max_body_bytes: usize,
+    pub max_part_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            current_max_age: 300,
+            consistent_max_age: 2_592_000,
+            max_body_bytes: 64 << 20,
+            max_part_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Raw bytes of current metadata, so hot GETs touch neither the database nor a hash.
+#[derive(Clone)]
+struct CachedFile {
+    bytes: Bytes,
+    last_modified: HeaderValue,
+    /// For timestamp/snapshot: serve until this instant, then re-check for renewal.
+    fresh_until: Option<OffsetDateTime>,
+}
+
+pub struct App {
+    store: Arc<SqliteStore>,
+    signer: Arc<Signer>,
+    cfg: HttpConfig,
+    pub metrics: Metrics,
+    cache: RwLock<HashMap<(String, String), CachedFile>>,
+    gun_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn last_modified(t: OffsetDateTime) -> HeaderValue {
+    // Go's time.RFC1123 with the zone name of the database time: "Mon, 02 Jan 2006 15:04:05 UTC".
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] UTC"
+    );
+    let s = t
+        .to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default();
+    HeaderValue::from_str(&s)
+        .unwrap_or_else(|_| HeaderValue::from_static("Mon, 01 Jan 0001 00:00:00 UTC"))
+}
+
+fn ok_bytes(body: Bytes) -> Resp {
+    Response::new(Full::new(body))
+}
+
+fn json_response(status: StatusCode, body: &'static str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+/// A GUN as the reference route accepts it (`[^*]+`), minus what would be ambiguous or
+/// dangerous as a name: empty or dot segments, control characters, whitespace.
+fn gun_error(gun: &str) -> Option<ApiError> {
+    if gun.is_empty() || gun.contains('*') {
+        return Some(ApiError::not_found());
+    }
+    let bad = gun.len() > 255
+        || gun
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        || gun
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    bad.then(|| {
+        ApiError::with_detail(
+            ErrorCode::InvalidGun,
+            serde_json::Value::from("invalid repository name"),
+        )
+    })
+}
+
+enum MetaRequest {
+    Current(String),
+    Version(String, i64),
+    Checksum(String, String),
+    Key(ServerRole),
+}
+
+/// The route's role pattern: `root|targets(/[^/\s]+)*|snapshot|timestamp`.
+fn route_role(role: &str) -> bool {
+    if matches!(role, "root" | "snapshot" | "timestamp" | "targets") {
+        return true;
+    }
+    role.strip_prefix("targets/").is_some_and(|rest| {
+        rest.split('/')
+            .all(|seg| !seg.is_empty() && !seg.chars().any(char::is_whitespace))
+    })
+}
+
+fn parse_meta_file(name: &str) -> Option<MetaRequest> {
+    match name {
+        "snapshot.key" => return Some(MetaRequest::Key(ServerRole::Snapshot)),
+        "timestamp.key" => return Some(MetaRequest::Key(ServerRole::Timestamp)),
+        _ => {}
+    }
+    let stem = name.strip_suffix(".json")?;
+    if let Some((prefix, role)) = stem.split_once('.') {
+        if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_digit()) && route_role(role) {
+            // Out-of-range versions cannot exist; map them to "not found".
+            return Some(MetaRequest::Version(
+                role.to_string(),
+                prefix.parse().unwrap_or(0),
+            ));
+        }
+    }
+    if let Some((role, sum)) = stem.rsplit_once('.') {
+        if matches!(sum.len(), 64 | 96 | 128)
+            && sum.bytes().all(|b| b.is_ascii_hexdigit())
+            && route_role(role)
+        {
+            return Some(MetaRequest::Checksum(
+                role.to_string(),
+                sum.to_ascii_lowercase(),
+            ));
+        }
+    }
+    route_role(stem).then(|| MetaRequest::Current(stem.to_string()))
+}
+
+fn percent_decode(path: &str) -> Option<String> {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = path.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl App {
+    pub fn new(store: Arc<SqliteStore>, signer: Arc<Signer>, cfg: HttpConfig) -> Self {
+        App {
+            store,
+            signer,
+            cfg,
+            metrics: Metrics::default(),
+            cache: RwLock::new(HashMap::new()),
+            gun_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Resp, std::convert::Infallible> {
+        let started = Instant::now();
+        let (route, result) = self.clone().route(req).await;
+        let resp = result.unwrap_or_else(|e| e.response());
+        self.metrics
+            .observe(route, resp.status().as_u16(), started.elapsed());
+        Ok(resp)
+    }
+
+    async fn route(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> (&'static str, Result<Resp, ApiError>) {
+        let method = req.method().clone();
+        let Some(path) = percent_decode(req.uri().path()) else {
+            return ("other", Err(ApiError::not_found()));
+        };
+        match (method.clone(), path.as_str()) {
+            (Method::GET, "/v2/") => return ("ping", Ok(ok_bytes(Bytes::from_static(b"{}")))),
+            (Method::GET, "/_notary_server/health") => {
+                return ("health", Ok(json_response(StatusCode::OK, "{}")));
+            }
+            (Method::GET, "/metrics") => {
+                let mut r = ok_bytes(Bytes::from(self.metrics.render()));
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                return ("metrics", Ok(r));
+            }
+            (Method::GET, "/v2/_trust/changefeed") => {
+                return ("changefeed", self.changefeed(None, req.uri().query()).await);
+            }
+            _ => {}
+        }
+        let Some(rest) = path.strip_prefix("/v2/") else {
+            return ("other", Err(ApiError::not_found()));
+        };
+        let Some((gun, tail)) = rest.split_once("/_trust/") else {
+            return ("other", Err(ApiError::not_found()));
+        };
+        if let Some(e) = gun_error(gun) {
+            return ("other", Err(e));
+        }
+        let gun = gun.to_string();
+        match (method, tail) {
+            (Method::GET, "changefeed") => (
+                "changefeed",
+                self.changefeed(Some(&gun), req.uri().query()).await,
+            ),
+            (Method::POST, "tuf/") => ("publish", self.publish(&gun, req).await),
+            (Method::DELETE, "tuf/") => ("delete", self.delete(&gun).await),
+            (m, t) if t.starts_with("tuf/") => {
+                let Some(file) = parse_meta_file(&t[4..]) else {
+                    return ("other", Err(ApiError::not_found()));
+                };
+                match (m, file) {
+                    (Method::GET, MetaRequest::Key(role)) => {
+                        ("key", self.get_key(&gun, role).await)
+                    }
+                    (Method::POST, MetaRequest::Key(role)) => {
+                        ("key", self.rotate_key(&gun, role).await)
+                    }
+                    (Method::GET, MetaRequest::Current(role)) => {
+                        ("current", self.get_current(&gun, &role).await)
+                    }
+                    (Method::GET, MetaRequest::Version(role, v)) => {
+                        ("version", self.get_version(&gun, &role, v).await)
+                    }
+                    (Method::GET, MetaRequest::Checksum(role, sum)) => {
+                        ("checksum", self.get_checksum(&gun, &role, &sum).await)
+                    }
+                    _ => ("other", Err(ApiError::not_found())),
+                }
+            }
+            _ => ("other", Err(ApiError::not_found())),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|_| Err(ApiError::new(ErrorCode::Unknown)))
+    }
+
+    fn cached(&self, gun: &str, role: &str) -> Option<CachedFile> {
+        let c = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        let f = c.get(&(gun.to_string(), role.to_string()))?;
+        match f.fresh_until {
+            Some(t) if t <= OffsetDateTime::now_utc() => None,
+            _ => Some(f.clone()),
+        }
+    }
+
+    fn cache_put(&self, gun: &str, role: &str, f: CachedFile) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((gun.to_string(), role.to_string()), f);
+    }
+
+    fn invalidate(&self, gun: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(g, _), _| g != gun);
+    }
+
+    fn with_cache_headers(
+        &self,
+        mut r: Resp,
+        max_age: u32,
+        current: bool,
+        lm: HeaderValue,
+    ) -> Resp {
+        let h = r.headers_mut();
+        if max_age == 0 {
+            h.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("max-age=0, no-cache, no-store"),
+            );
+            h.insert("pragma", HeaderValue::from_static("no-cache"));
+        } else {
+            let v = if current {
+                format!("public, max-age={max_age}, s-maxage={max_age}, must-revalidate")
+            } else {
+                format!("public, max-age={max_age}, s-maxage={max_age}")
+            };
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(CACHE_CONTROL, v);
+            }
+        }
+        h.insert(LAST_MODIFIED, lm);
+        r
+    }
+
+    fn serve_file(&self, f: CachedFile, current: bool) -> Resp {
+        let age = if current {
+            self.cfg.current_max_age
+        } else {
+            self.cfg.consistent_max_age
+        };
+        self.with_cache_headers(ok_bytes(f.bytes), age, current, f.last_modified)
+    }
+
+    async fn get_current(self: &Arc<Self>, gun: &str, role: &str) -> Result<Resp, ApiError> {
+        if let Some(f) = self.cached(gun, role) {
+            return Ok(self.serve_file(f, true));
+        }
+        if role == "timestamp" || role == "snapshot" {
+            self.refresh_timestamp(gun).await?;
+            return self
+                .cached(gun, role)
+                .map(|f| self.serve_file(f, true))
+                .ok_or_else(ApiError::not_found);
+        }
+        let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
+        let meta = self
+            .blocking(move || store.latest(&g, &r).map_err(store_error))
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let f = CachedFile {
+            bytes: meta.bytes,
+            last_modified: last_modified(meta.created_at),
+            fresh_until: None,
+        };
+        self.cache_put(gun, role, f.clone());
+        Ok(self.serve_file(f, true))
+    }
+
+    /// Loads (and if needed renews) the timestamp and its snapshot into the cache.
+    async fn refresh_timestamp(self: &Arc<Self>, gun: &str) -> Result<(), ApiError> {
+        let lock = self.gun_lock(gun);
+        let _guard = lock.lock().await;
+        if self.cached(gun, "timestamp").is_some() && self.cached(gun, "snapshot").is_some() {
+            return Ok(());
+        }
+        let app = self.clone();
+        let g = gun.to_string();
+        let state = self
+            .blocking(move || {
+                let now = OffsetDateTime::now_utc();
+                let state = update::current_timestamp(&g, app.store.as_ref(), &app.signer, now)
+                    .map_err(update_error)?;
+                if let Some(s) = &state {
+                    if !s.new_rows.is_empty() {
+                        app.store
+                            .update_many(&g, &s.new_rows, now)
+                            .map_err(store_error)?;
+                    }
+                }
+                Ok(state)
+            })
+            .await?;
+        let Some(state) = state else {
+            return Err(ApiError::not_found());
+        };
+        let now = OffsetDateTime::now_utc();
+        let lm = last_modified(now);
+        let fresh_until = state.timestamp_expires - update::TIMESTAMP_RENEW_MARGIN;
+        self.metrics
+            .server_signed_expiry("timestamp", state.timestamp_expires.unix_timestamp());
+        self.cache_put(
+            gun,
+            "timestamp",
+            CachedFile {
+                bytes: state.timestamp,
+                last_modified: lm.clone(),
+                fresh_until: Some(fresh_until),
+            },
+        );
+        self.cache_put(
+            gun,
+            "snapshot",
+            CachedFile {
+                bytes: state.snapshot,
+                last_modified: lm,
+                fresh_until: Some(fresh_until),
+            },
+        );
+        Ok(())
+    }
+
+    async fn get_version(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Resp, ApiError> {
+        if version < 1 {
+            return Err(ApiError::not_found());
+        }
+        let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
+        let meta = self
+            .blocking(move || store.by_version(&g, &r, version).map_err(store_error))
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let lm = last_modified(meta.created_at);
+        Ok(self.with_cache_headers(ok_bytes(meta.bytes), self.cfg.consistent_max_age, false, lm))
+    }
+
+    async fn get_checksum(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+        sum: &str,
+    ) -> Result<Resp, ApiError> {
+        // Only SHA-256 is indexed, as in the reference.
+        if sum.len() != 64 {
+            return Err(ApiError::not_found());
+        }
+        let (store, g, r, s) = (
+            self.store.clone(),
+            gun.to_string(),
+            role.to_string(),
+            sum.to_string(),
+        );
+        let meta = self
+            .blocking(move || store.by_checksum(&g, &r, &s).map_err(store_error))
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let lm = last_modified(meta.created_at);
+        Ok(self.with_cache_headers(ok_bytes(meta.bytes), self.cfg.consistent_max_age, false, lm))
+    }
+
+    fn gun_lock(&self, gun: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.gun_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(gun.to_string())
+            .or_default()
+            .clone()
+    }
+
+    async fn publish(
+        self: &Arc<Self>,
+        gun: &str,
+        req: Request<Incoming>,
+    ) -> Result<Resp, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let boundary = multipart::boundary(&content_type)
+            .map_err(|_| ApiError::new(ErrorCode::MalformedUpload))?;
+        let body = Limited::new(req.into_body(), self.cfg.max_body_bytes)
+            .collect()
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?
+            .to_bytes();
+        let parts = match multipart::parse(&body, &boundary, self.cfg.max_part_bytes) {
+            Ok(p) => p,
+            Err(multipart::MultipartError::PartTooLarge(_)) => {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge))
+            }
+            Err(_) => return Err(ApiError::new(ErrorCode::MalformedUpload)),
+        };
+        let mut uploads = Vec::with_capacity(parts.len());
+        for p in parts {
+            let name = p.filename.unwrap_or_default();
+            let role = name.strip_suffix(".json").unwrap_or(&name).to_string();
+            if role.is_empty() {
+                return Err(ApiError::new(ErrorCode::NoFilename));
+            }
+            if !role_name::is_valid_role(&role) {
+                return Err(ApiError::with_detail(
+                    ErrorCode::InvalidRole,
+                    serde_json::Value::from(role),
+                ));
+            }
+            if serde_json::from_slice::<serde_json::Value>(&p.body).is_err() {
+                return Err(ApiError::new(ErrorCode::MalformedJson));
+            }
+            uploads.push(Upload {
+                role,
+                bytes: p.body,
+            });
+        }
+        let lock = self.gun_lock(gun);
+        let _guard = lock.lock().await;
+        let app = self.clone();
+        let g = gun.to_string();
+        let result = self
+            .blocking(move || {
+                let now = OffsetDateTime::now_utc();
+                let rows: Vec<NewMeta> =
+                    update::plan_update(&g, app.store.as_ref(), &app.signer, uploads, now)
+                        .map_err(|e| {
+                            app.metrics.validation_failure(e.kind());
+                            update_error(e)
+                        })?;
+                app.store.update_many(&g, &rows, now).map_err(|e| {
+                    if let StoreError::OldVersion { .. } = e {
+                        app.metrics.validation_failure("version");
+                    }
+                    store_error(e)
+                })?;
+                Ok(())
+            })
+            .await;
+        self.invalidate(gun);
+        result?;
+        self.metrics.publish();
+        Ok(ok_bytes(Bytes::new()))
+    }
+
+    async fn delete(self: &Arc<Self>, gun: &str) -> Result<Resp, ApiError> {
+        let lock = self.gun_lock(gun);
+        let _guard = lock.lock().await;
+        let (store, g) = (self.store.clone(), gun.to_string());
+        let result = self
+            .blocking(move || {
+                store
+                    .delete_gun(&g, OffsetDateTime::now_utc())
+                    .map_err(store_error)
+            })
+            .await;
+        self.invalidate(gun);
+        result?;
+        Ok(ok_bytes(Bytes::new()))
+    }
+
+    fn key_response(key: &signet_keys::PublicKey) -> Resp {
+        // Field order as notary's struct encoder writes it: public before private.
+        let body = format!(
+            "{{\"keytype\":\"{}\",\"keyval\":{{\"public\":\"{}\",\"private\":null}}}}",
+            key.key_type().as_str(),
+            key.public_b64()
+        );
+        ok_bytes(Bytes::from(body))
+    }
+
+    fn root_key_ids(
+        store: &SqliteStore,
+        gun: &str,
+        role: ServerRole,
+    ) -> Result<Vec<String>, ApiError> {
+        let Some(root) = store.latest(gun, "root").map_err(store_error)? else {
+            return Ok(Vec::new());
+        };
+        let root = signet_tuf::SignedRoot::from_bytes("root", &root.bytes)
+            .map_err(|_| ApiError::new(ErrorCode::Unknown))?;
+        Ok(root
+            .signed
+            .role_entry(role.as_str())
+            .map(|r| r.key_ids().to_vec())
+            .unwrap_or_default())
+    }
+
+    async fn get_key(self: &Arc<Self>, gun: &str, role: ServerRole) -> Result<Resp, ApiError> {
+        let lock = self.gun_lock(gun);
+        let _guard = lock.lock().await;
+        let (app, g) = (self.clone(), gun.to_string());
+        let key = self
+            .blocking(move || {
+                let ids = Self::root_key_ids(&app.store, &g, role)?;
+                app.signer
+                    .get_or_create(&g, role, &ids)
+                    .map_err(|_| ApiError::new(ErrorCode::Unknown))
+            })
+            .await?;
+        Ok(Self::key_response(&key))
+    }
+
+    async fn rotate_key(self: &Arc<Self>, gun: &str, role: ServerRole) -> Result<Resp, ApiError> {
+        let lock = self.gun_lock(gun);
+        let _guard = lock.lock().await;
+        let (app, g) = (self.clone(), gun.to_string());
+        let key = self
+            .blocking(move || {
+                let ids = Self::root_key_ids(&app.store, &g, role)?;
+                app.signer
+                    .rotate(&g, role, &ids)
+                    .map_err(|_| ApiError::new(ErrorCode::Unknown))
+            })
+            .await?;
+        Ok(Self::key_response(&key))
+    }
+
+    async fn changefeed(
+        self: &Arc<Self>,
+        gun: Option<&str>,
+        query: Option<&str>,
+    ) -> Result<Resp, ApiError> {
+        let mut change_id = None;
+        let mut records = None;
+        for pair in query.unwrap_or("").split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "change_id" => change_id = Some(v.to_string()),
+                "records" => records = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        let bad = |what: &str, v: &str| {
+            ApiError::with_detail(
+                ErrorCode::InvalidParameters,
+                serde_json::Value::from(format!("invalid {what} parameter: {v:?}")),
+            )
+        };
+        let records_s = records.unwrap_or_default();
+        let mut records: i64 = records_s
+            .parse::<i32>()
+            .map_err(|_| bad("records", &records_s))?
+            .into();
+        if records == 0 {
+            records = 100;
+        }
+        if records.abs() > 10_000 {
+            return Err(bad("records", &records_s));
+        }
+        let change_id = match change_id.as_deref() {
+            None | Some("") => 0,
+            Some(v) => v.parse::<i64>().map_err(|_| bad("change_id", v))?,
+        };
+        let (store, g) = (self.store.clone(), gun.map(str::to_string));
+        let changes = self
+            .blocking(move || {
+                store
+                    .changefeed(g.as_deref(), change_id, records)
+                    .map_err(store_error)
+            })
+            .await?;
+        #[derive(serde::Serialize)]
+        struct Page<'a> {
+            count: usize,
+            records: Option<&'a [crate::store::Change]>,
+        }
+        let page = Page {
+            count: changes.len(),
+            records: (!changes.is_empty()).then_some(&changes[..]),
+        };
+        let body = serde_json::to_vec(&page).map_err(|_| ApiError::new(ErrorCode::Unknown))?;
+        let mut r = ok_bytes(Bytes::from(body));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(r)
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::OldVersion { .. } => {
+            ApiError::with_detail(ErrorCode::Version, serde_json::json!({}))
+        }
+        StoreError::Backend(msg) => {
+            tracing::error!(error = %msg, "storage failure");
+            ApiError::new(ErrorCode::Updating)
+        }
+    }
+}
+
+fn update_error(e: UpdateError) -> ApiError {
+    match &e {
+        UpdateError::Store(StoreError::Backend(m)) => {
+            tracing::error!(error = %m, "storage failure")
+        }
+        UpdateError::Corrupt(m) => tracing::error!(error = %m, "stored metadata unreadable"),
+        UpdateError::Signer(s) => tracing::error!(error = %s, "signer failure"),
+        _ => tracing::info!(error = %e, "update rejected"),
+    }
+    let code = ErrorCode::parse(e.api_code());
+    ApiError {
+        code,
+        detail: e.detail(),
+    }
+}

@@ -1,0 +1,14 @@
+//! Signet trust server: the Notary v1 HTTP API over SQLite, with server-held keys.
+//!
+//! - [`serve::start`] runs the server; [`http`] is the API; [`update`] validates uploads as
+//!   notary-server does; [`signer`] holds the timestamp/snapshot keys; [`store`] persists.
+
+pub mod api_error;
+pub mod http;
+pub mod metrics;
+pub mod multipart;
+pub mod serve;
+pub mod signer;
+pub mod store;
+pub mod tls;
+pub mod update;

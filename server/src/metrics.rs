@@ -1,0 +1,105 @@
+//! Prometheus metrics in the text exposition format, kept by hand (a few counters and one
+//! histogram do not need a registry crate).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency_counts: BTreeMap<&'static str, [u64; BUCKETS.len() + 1]>,
+    latency_sum: BTreeMap<&'static str, f64>,
+    publishes: u64,
+    validation_failures: BTreeMap<&'static str, u64>,
+    server_signed_expiry: BTreeMap<&'static str, i64>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
+        let mut m = self.lock();
+        *m.requests.entry((route, status)).or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        let counts = m
+            .latency_counts
+            .entry(route)
+            .or_insert([0; BUCKETS.len() + 1]);
+        let idx = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        counts[idx] += 1;
+        *m.latency_sum.entry(route).or_default() += secs;
+    }
+
+    pub fn publish(&self) {
+        self.lock().publishes += 1;
+    }
+
+    pub fn validation_failure(&self, kind: &'static str) {
+        *self.lock().validation_failures.entry(kind).or_default() += 1;
+    }
+
+    /// Unix time at which the most recently produced server-signed role expires.
+    pub fn server_signed_expiry(&self, role: &'static str, unix: i64) {
+        self.lock().server_signed_expiry.insert(role, unix);
+    }
+
+    pub fn render(&self) -> String {
+        let m = self.lock();
+        let mut out = String::new();
+        out.push_str("# HELP signet_http_requests_total HTTP requests by route and status.\n# TYPE signet_http_requests_total counter\n");
+        for ((route, status), n) in &m.requests {
+            out.push_str(&format!(
+                "signet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP signet_http_request_duration_seconds Request latency by route.\n# TYPE signet_http_request_duration_seconds histogram\n");
+        for (route, counts) in &m.latency_counts {
+            let mut cum = 0;
+            for (i, b) in BUCKETS.iter().enumerate() {
+                cum += counts[i];
+                out.push_str(&format!("signet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {cum}\n"));
+            }
+            cum += counts[BUCKETS.len()];
+            out.push_str(&format!("signet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {cum}\n"));
+            out.push_str(&format!(
+                "signet_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n",
+                m.latency_sum.get(route).copied().unwrap_or(0.0)
+            ));
+            out.push_str(&format!(
+                "signet_http_request_duration_seconds_count{{route=\"{route}\"}} {cum}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "# HELP signet_publishes_total Accepted metadata updates.\n# TYPE signet_publishes_total counter\nsignet_publishes_total {}\n",
+            m.publishes
+        ));
+        out.push_str("# HELP signet_validation_failures_total Rejected updates by kind.\n# TYPE signet_validation_failures_total counter\n");
+        for (kind, n) in &m.validation_failures {
+            out.push_str(&format!(
+                "signet_validation_failures_total{{kind=\"{kind}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP signet_server_signed_expiry_timestamp_seconds Expiry of the newest server-signed metadata by role.\n# TYPE signet_server_signed_expiry_timestamp_seconds gauge\n");
+        for (role, t) in &m.server_signed_expiry {
+            out.push_str(&format!(
+                "signet_server_signed_expiry_timestamp_seconds{{role=\"{role}\"}} {t}\n"
+            ));
+        }
+        out
+    }
+}

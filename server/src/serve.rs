@@ -1,0 +1,183 @@
+//! Starting the server: storage, signer, TLS and the accept loop.
+
+use crate::http::{App, HttpConfig};
+use crate::signer::Signer;
+use crate::store::SqliteStore;
+use crate::tls;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+#[derive(Clone, Debug)]
+pub enum TlsMode {
+    /// Generate (once) a CA and server certificate under `<data-dir>/tls/`.
+    SelfSigned {
+        extra_names: Vec<String>,
+    },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP, loopback only.
+    Insecure,
+}
+
+#[derive(Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// SQLite file; defaults to `<data-dir>/signet.sqlite`.
+    pub database: Option<PathBuf>,
+    pub tls: TlsMode,
+    pub http: HttpConfig,
+    pub signer_passphrase: Zeroizing<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("refusing to serve plain HTTP on non-loopback address {0}")]
+    InsecureNonLoopback(SocketAddr),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Signer(#[from] crate::signer::SignerError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The CA clients should trust (self-signed mode).
+    pub ca_cert: Option<PathBuf>,
+    pub scheme: &'static str,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (it runs until shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
+    if matches!(cfg.tls, TlsMode::Insecure) && !cfg.listen.ip().is_loopback() {
+        return Err(ServeError::InsecureNonLoopback(cfg.listen));
+    }
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| ServeError::DataDir {
+        path: cfg.data_dir.display().to_string(),
+        source,
+    })?;
+    let db = cfg
+        .database
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("signet.sqlite"));
+    let store = Arc::new(SqliteStore::open(&db)?);
+    let signer = Arc::new(Signer::open(
+        store.clone(),
+        cfg.signer_passphrase.as_bytes(),
+    )?);
+    let (acceptor, ca_cert, scheme) = match &cfg.tls {
+        TlsMode::SelfSigned { extra_names } => {
+            let ss = tls::ensure_self_signed(&cfg.data_dir, extra_names)?;
+            let sc = tls::server_config(&ss.server_cert, &ss.server_key)?;
+            (
+                Some(tokio_rustls::TlsAcceptor::from(sc)),
+                Some(ss.ca_cert),
+                "https",
+            )
+        }
+        TlsMode::Files { cert, key } => {
+            let sc = tls::server_config(cert, key)?;
+            (Some(tokio_rustls::TlsAcceptor::from(sc)), None, "https")
+        }
+        TlsMode::Insecure => (None, None, "http"),
+    };
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let app = Arc::new(App::new(store, signer, cfg.http.clone()));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let loop_app = app.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                _ = &mut rx => break,
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let app = loop_app.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| app.clone().handle(req));
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let result = match acceptor {
+                    Some(acc) => match acc.accept(tcp).await {
+                        Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                    None => builder.serve_connection(TokioIo::new(tcp), service).await,
+                };
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with error");
+                }
+            });
+        }
+    });
+    Ok(Running {
+        addr,
+        ca_cert,
+        scheme,
+        app,
+        shutdown: Some(tx),
+        task,
+    })
+}

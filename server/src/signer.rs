@@ -1,0 +1,324 @@
+//! Server-held timestamp and snapshot keys, encrypted at rest.
+//!
+//! A key-encryption key is derived once with argon2id from the operator passphrase and a
+//! per-database salt; each private key is sealed with ChaCha20-Poly1305 with its key ID and
+//! GUN as associated data, so a row copied to another GUN does not open. Opened keys are kept
+//! in memory (zeroized on drop) so signing never pays for argon2id.
+
+use crate::store::{SealedKey, SqliteStore, StoreError};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use signet_keys::{KeySignature, PrivateKey, PublicKey};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+#[derive(Debug, Error)]
+pub enum SignerError {
+    #[error("signer passphrase does not open this database's keys")]
+    WrongPassphrase,
+    #[error("server key {key_id} for {gun} cannot be opened")]
+    Unseal { key_id: String, gun: String },
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("deriving the key-encryption key: {0}")]
+    Kdf(String),
+}
+
+/// The two roles the server signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerRole {
+    Timestamp,
+    Snapshot,
+}
+
+impl ServerRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerRole::Timestamp => "timestamp",
+            ServerRole::Snapshot => "snapshot",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "timestamp" => Some(ServerRole::Timestamp),
+            "snapshot" => Some(ServerRole::Snapshot),
+            _ => None,
+        }
+    }
+}
+
+const SEAL_VERSION: u8 = 1;
+const CHECK_PLAINTEXT: &[u8] = b"signet signer passphrase check";
+
+pub struct Signer {
+    store: Arc<SqliteStore>,
+    kek: Zeroizing<[u8; 32]>,
+    open_keys: Mutex<HashMap<(String, String), Arc<PrivateKey>>>,
+}
+
+fn seal(kek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(kek));
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    // Encryption with a valid key and nonce cannot fail for in-memory buffers.
+    let ct = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(1 + 12 + ct.len());
+    out.push(SEAL_VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn open(kek: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if sealed.len() < 13 + 16 || sealed[0] != SEAL_VERSION {
+        return None;
+    }
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(kek));
+    cipher
+        .decrypt(
+            Nonce::from_slice(&sealed[1..13]),
+            Payload {
+                msg: &sealed[13..],
+                aad,
+            },
+        )
+        .ok()
+        .map(Zeroizing::new)
+}
+
+fn aad(key_id: &str, gun: &str) -> Vec<u8> {
+    let mut a = Vec::with_capacity(key_id.len() + gun.len() + 1);
+    a.extend_from_slice(key_id.as_bytes());
+    a.push(0);
+    a.extend_from_slice(gun.as_bytes());
+    a
+}
+
+impl Signer {
+    /// Derives the key-encryption key (argon2id, salt stored once per database) and checks
+    /// the passphrase against a sealed check value.
+    pub fn open(store: Arc<SqliteStore>, passphrase: &[u8]) -> Result<Self, SignerError> {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let salt = store.signer_meta_init("kek_salt", &salt)?;
+        let mut kek = Zeroizing::new([0u8; 32]);
+        argon2::Argon2::default()
+            .hash_password_into(passphrase, &salt, kek.as_mut())
+            .map_err(|e| SignerError::Kdf(e.to_string()))?;
+        let check = seal(&kek, CHECK_PLAINTEXT, b"check");
+        let stored = store.signer_meta_init("kek_check", &check)?;
+        match open(&kek, &stored, b"check") {
+            Some(p) if p.as_slice() == CHECK_PLAINTEXT => {}
+            _ => return Err(SignerError::WrongPassphrase),
+        }
+        Ok(Signer {
+            store,
+            kek,
+            open_keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn create(&self, gun: &str, role: ServerRole) -> Result<PublicKey, SignerError> {
+        let key = PrivateKey::generate_ecdsa();
+        let public = key.public_key();
+        let id = key.id().to_string();
+        let der = signet_keys::pkcs8::encode_notary(&key);
+        let sealed = seal(&self.kek, &der, &aad(&id, gun));
+        self.store.insert_key(
+            &SealedKey {
+                key_id: id.clone(),
+                gun: gun.to_string(),
+                role: role.as_str().to_string(),
+                algorithm: "ecdsa".into(),
+                public: public.public_bytes().to_vec(),
+                sealed_private: sealed,
+                used: false,
+            },
+            OffsetDateTime::now_utc(),
+        )?;
+        self.cache().insert((gun.to_string(), id), Arc::new(key));
+        Ok(public)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<PrivateKey>>> {
+        self.open_keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn public_of(k: &SealedKey) -> PublicKey {
+        PublicKey::new(signet_keys::KeyType::Ecdsa, k.public.clone())
+    }
+
+    /// GET `<role>.key`: the first key of the role listed in the current root that is held;
+    /// else an unused (pending) key; else a new one.
+    pub fn get_or_create(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        root_key_ids: &[String],
+    ) -> Result<PublicKey, SignerError> {
+        let held = self.store.keys_for(gun, role.as_str())?;
+        for id in root_key_ids {
+            if let Some(k) = held.iter().find(|k| &k.key_id == id) {
+                return Ok(Self::public_of(k));
+            }
+        }
+        if let Some(k) = held.iter().rev().find(|k| !k.used) {
+            return Ok(Self::public_of(k));
+        }
+        self.create(gun, role)
+    }
+
+    /// POST `<role>.key`: a pending key if one exists, else a new one. Metadata is untouched
+    /// until a client publishes a root listing the key.
+    pub fn rotate(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        root_key_ids: &[String],
+    ) -> Result<PublicKey, SignerError> {
+        let held = self.store.keys_for(gun, role.as_str())?;
+        if let Some(k) = held
+            .iter()
+            .rev()
+            .find(|k| !k.used && !root_key_ids.contains(&k.key_id))
+        {
+            return Ok(Self::public_of(k));
+        }
+        self.create(gun, role)
+    }
+
+    fn private(&self, k: &SealedKey) -> Result<Arc<PrivateKey>, SignerError> {
+        let cache_key = (k.gun.clone(), k.key_id.clone());
+        if let Some(p) = self.cache().get(&cache_key) {
+            return Ok(p.clone());
+        }
+        let unseal_err = || SignerError::Unseal {
+            key_id: k.key_id.clone(),
+            gun: k.gun.clone(),
+        };
+        let der =
+            open(&self.kek, &k.sealed_private, &aad(&k.key_id, &k.gun)).ok_or_else(unseal_err)?;
+        let key = Arc::new(signet_keys::pkcs8::decode(&der).map_err(|_| unseal_err())?);
+        if key.id().as_str() != k.key_id {
+            return Err(unseal_err());
+        }
+        self.cache().insert(cache_key, key.clone());
+        Ok(key)
+    }
+
+    /// Signs with every key in `key_ids` the server holds for this GUN and role; returns the
+    /// signatures (empty when none is held) and marks the keys used.
+    pub fn sign(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        key_ids: &[String],
+        msg: &[u8],
+    ) -> Result<Vec<(String, KeySignature)>, SignerError> {
+        let held = self.store.keys_for(gun, role.as_str())?;
+        let mut out = Vec::new();
+        for id in key_ids {
+            if let Some(k) = held.iter().find(|k| &k.key_id == id) {
+                let key = self.private(k)?;
+                let sig = key
+                    .sign(msg)
+                    .map_err(|e| SignerError::Sign(e.to_string()))?;
+                if !k.used {
+                    self.store.mark_used(gun, id)?;
+                }
+                out.push((id.clone(), sig));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+        (dir, s)
+    }
+
+    #[test]
+    fn pending_key_is_reused_until_used_and_sealed_per_gun() {
+        let (_d, s) = store();
+        let signer = Signer::open(s.clone(), b"operator pass").unwrap();
+        let a = signer
+            .get_or_create("example.com/a", ServerRole::Timestamp, &[])
+            .unwrap();
+        let b = signer
+            .get_or_create("example.com/a", ServerRole::Timestamp, &[])
+            .unwrap();
+        assert_eq!(a.id(), b.id(), "pending key reused");
+        let sigs = signer
+            .sign(
+                "example.com/a",
+                ServerRole::Timestamp,
+                &[a.id().to_string()],
+                b"msg",
+            )
+            .unwrap();
+        assert_eq!(sigs.len(), 1);
+        a.verify("ecdsa", b"msg", &sigs[0].1.sig).unwrap();
+        // Rotation gives a new pending key; GET keeps answering the key the root lists.
+        let r = signer
+            .rotate(
+                "example.com/a",
+                ServerRole::Timestamp,
+                &[a.id().to_string()],
+            )
+            .unwrap();
+        assert_ne!(r.id(), a.id());
+        let g = signer
+            .get_or_create(
+                "example.com/a",
+                ServerRole::Timestamp,
+                &[a.id().to_string()],
+            )
+            .unwrap();
+        assert_eq!(g.id(), a.id());
+        // The sealed row does not hold the private key in the clear.
+        let rows = s.keys_for("example.com/a", "timestamp").unwrap();
+        let der = {
+            let fresh = Signer::open(s.clone(), b"operator pass").unwrap();
+            fresh.private(&rows[0]).unwrap()
+        };
+        assert_eq!(der.id(), a.id());
+        // Moved to another GUN, the row does not open.
+        let mut moved = rows[0].clone();
+        moved.gun = "example.com/b".into();
+        assert!(matches!(
+            signer.private(&moved),
+            Err(SignerError::Unseal { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_passphrase_is_refused() {
+        let (_d, s) = store();
+        Signer::open(s.clone(), b"right").unwrap();
+        assert!(matches!(
+            Signer::open(s, b"wrong"),
+            Err(SignerError::WrongPassphrase)
+        ));
+    }
+}

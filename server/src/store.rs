@@ -1,0 +1,374 @@
+//! Storage of metadata versions, the changefeed and sealed server keys (SQLite).
+//!
+//! Every version of every role is kept with its raw bytes and hex SHA-256: clients fetch old
+//! roots by version and everything else by checksum. An update is one transaction.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::Mutex;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("version {version} of {role} is not newer than the stored one")]
+    OldVersion { role: String, version: i64 },
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// One stored metadata file.
+#[derive(Clone, Debug)]
+pub struct StoredMeta {
+    pub role: String,
+    pub version: i64,
+    pub bytes: bytes::Bytes,
+    pub sha256_hex: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A file to store.
+#[derive(Clone, Debug)]
+pub struct NewMeta {
+    pub role: String,
+    pub version: i64,
+    pub bytes: Vec<u8>,
+}
+
+/// One changefeed record, serialised with Go's field names.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Change {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "CreatedAt", with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(rename = "GUN")]
+    pub gun: String,
+    #[serde(rename = "Version")]
+    pub version: i64,
+    #[serde(rename = "SHA256")]
+    pub sha256: String,
+    #[serde(rename = "Category")]
+    pub category: String,
+}
+
+/// A server-held private key, already sealed by the signer.
+#[derive(Clone, Debug)]
+pub struct SealedKey {
+    pub key_id: String,
+    pub gun: String,
+    pub role: String,
+    pub algorithm: String,
+    pub public: Vec<u8>,
+    pub sealed_private: Vec<u8>,
+    pub used: bool,
+}
+
+/// Read access that validation needs.
+pub trait MetaReader {
+    fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
+    fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<StoredMeta>, StoreError>;
+}
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tuf_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    gun TEXT NOT NULL,
+    role TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (gun, role, version)
+);
+CREATE INDEX IF NOT EXISTS tuf_files_sha ON tuf_files (gun, sha256);
+CREATE TABLE IF NOT EXISTS changefeed (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at INTEGER NOT NULL,
+    gun TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    category TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changefeed_gun ON changefeed (gun, id);
+CREATE TABLE IF NOT EXISTS server_keys (
+    key_id TEXT NOT NULL,
+    gun TEXT NOT NULL,
+    role TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    public BLOB NOT NULL,
+    sealed_private BLOB NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (gun, key_id)
+);
+CREATE TABLE IF NOT EXISTS signer_meta (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+";
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        // WAL for concurrent readers; FULL sync so an acknowledged publish survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn row_to_meta(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeta> {
+        let data: Vec<u8> = row.get(2)?;
+        Ok(StoredMeta {
+            role: row.get(0)?,
+            version: row.get(1)?,
+            bytes: bytes::Bytes::from(data),
+            sha256_hex: row.get(3)?,
+            created_at: from_micros(row.get(4)?),
+        })
+    }
+
+    pub fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Option<StoredMeta>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND version=?3",
+                params![gun, role, version],
+                Self::row_to_meta,
+            )
+            .optional()?)
+    }
+
+    /// Stores an update in one transaction. Every role's version must be strictly greater
+    /// than any stored version of that role; a timestamp also writes a changefeed record.
+    pub fn update_many(
+        &self,
+        gun: &str,
+        rows: &[NewMeta],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut seen = std::collections::HashSet::new();
+        for r in rows {
+            if !seen.insert(r.role.as_str()) {
+                return Err(StoreError::OldVersion {
+                    role: r.role.clone(),
+                    version: r.version,
+                });
+            }
+            let max: Option<i64> = tx.query_row(
+                "SELECT MAX(version) FROM tuf_files WHERE gun=?1 AND role=?2",
+                params![gun, r.role],
+                |row| row.get(0),
+            )?;
+            if max.is_some_and(|m| m >= r.version) {
+                return Err(StoreError::OldVersion {
+                    role: r.role.clone(),
+                    version: r.version,
+                });
+            }
+            let sha = signet_tuf::sha256_hex(&r.bytes);
+            tx.execute(
+                "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES (?1,?2,?3,?4,?5,?6)",
+                params![gun, r.role, r.version, sha, r.bytes, micros(now)],
+            )?;
+            if r.role == "timestamp" {
+                tx.execute(
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,?3,?4,'update')",
+                    params![micros(now), gun, r.version, sha],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes every version of every role of a GUN; returns how many files were removed.
+    pub fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM tuf_files WHERE gun=?1", params![gun])?;
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,0,'','deletion')",
+                params![micros(now), gun],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Changefeed page: after `change_id` (exclusive) forwards, or before it backwards when
+    /// `records` is negative; `change_id` < 0 with backwards paging starts at the newest.
+    /// Always returned oldest first.
+    pub fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        let conn = self.conn();
+        let limit = records.unsigned_abs() as i64;
+        let gun_clause = if gun.is_some() {
+            "AND gun=?3"
+        } else {
+            "AND ?3 IS NULL"
+        };
+        let sql = if records >= 0 {
+            format!("SELECT id, created_at, gun, version, sha256, category FROM changefeed WHERE id > ?1 {gun_clause} ORDER BY id ASC LIMIT ?2")
+        } else {
+            let start = if change_id < 0 { "1=1" } else { "id < ?1" };
+            format!("SELECT id, created_at, gun, version, sha256, category FROM changefeed WHERE {start} AND ?1 = ?1 {gun_clause} ORDER BY id DESC LIMIT ?2")
+        };
+        let mut stmt = conn.prepare(&sql)?;
+        let mut out: Vec<Change> = stmt
+            .query_map(params![change_id, limit, gun], |row| {
+                Ok(Change {
+                    id: row.get::<_, i64>(0)?.to_string(),
+                    created_at: from_micros(row.get(1)?),
+                    gun: row.get(2)?,
+                    version: row.get(3)?,
+                    sha256: row.get(4)?,
+                    category: row.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        if records < 0 {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    pub fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            params![key.key_id, key.gun, key.role, key.algorithm, key.public, key.sealed_private, key.used, micros(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Keys of a role for a GUN, oldest first.
+    pub fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT key_id, gun, role, algorithm, public, sealed_private, used FROM server_keys WHERE gun=?1 AND role=?2 ORDER BY created_at ASC, rowid ASC",
+        )?;
+        let rows = stmt
+            .query_map(params![gun, role], |row| {
+                Ok(SealedKey {
+                    key_id: row.get(0)?,
+                    gun: row.get(1)?,
+                    role: row.get(2)?,
+                    algorithm: row.get(3)?,
+                    public: row.get(4)?,
+                    sealed_private: row.get(5)?,
+                    used: row.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE server_keys SET used=1 WHERE gun=?1 AND key_id=?2 AND used=0",
+            params![gun, key_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn signer_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT value FROM signer_meta WHERE name=?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets a value only if absent; returns the value now stored (first writer wins).
+    pub fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO signer_meta (name, value) VALUES (?1, ?2)",
+            params![name, value],
+        )?;
+        Ok(conn.query_row(
+            "SELECT value FROM signer_meta WHERE name=?1",
+            params![name],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+impl MetaReader for SqliteStore {
+    fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 ORDER BY version DESC LIMIT 1",
+                params![gun, role],
+                Self::row_to_meta,
+            )
+            .optional()?)
+    }
+
+    fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<StoredMeta>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND sha256=?3 ORDER BY version DESC LIMIT 1",
+                params![gun, role, sha256_hex],
+                Self::row_to_meta,
+            )
+            .optional()?)
+    }
+}

@@ -1,0 +1,479 @@
+//! Validation of an update exactly as notary-server does it (protocol reference §2), and the
+//! server-generated snapshot and timestamp. Nothing here writes: the caller stores the rows
+//! this returns in one transaction.
+
+use crate::signer::{ServerRole, Signer, SignerError};
+use crate::store::{MetaReader, NewMeta, StoreError};
+use signet_tuf::role_name::{self, ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
+use signet_tuf::root_policy::validate_root;
+use signet_tuf::{
+    GoTime, Role, Signature, Signed, SignedRoot, SignedSnapshot, SignedTargets, SignedTimestamp,
+    Snapshot, Timestamp, TufError,
+};
+use std::collections::BTreeMap;
+use thiserror::Error;
+use time::{Duration, OffsetDateTime};
+
+/// Server-generated expiries (notary-server defaults).
+pub const SNAPSHOT_EXPIRY: Duration = Duration::days(3 * 365);
+pub const TIMESTAMP_EXPIRY: Duration = Duration::days(14);
+/// A timestamp this close to expiry is renewed on the next read, before clients see it lapse.
+pub const TIMESTAMP_RENEW_MARGIN: Duration = Duration::days(1);
+
+#[derive(Debug, Error)]
+pub enum UpdateError {
+    #[error("{0}")]
+    BadRoot(String),
+    #[error("{0}")]
+    BadTargets(String),
+    #[error("{0}")]
+    BadSnapshot(String),
+    #[error("{msg}")]
+    BadHierarchy { missing: String, msg: String },
+    #[error("{0}")]
+    Validation(String),
+    /// The stored root no longer validates (e.g. its certificate expired): every push fails.
+    #[error("stored root is no longer valid: {0}")]
+    StoredRootInvalid(String),
+    #[error("{0}")]
+    OldVersion(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    #[error("stored metadata is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl UpdateError {
+    /// The notary error code.
+    pub fn api_code(&self) -> &'static str {
+        match self {
+            UpdateError::OldVersion(_) => "VERSION",
+            UpdateError::Store(StoreError::OldVersion { .. }) => "VERSION",
+            UpdateError::Store(_) | UpdateError::Corrupt(_) => "UPDATING",
+            UpdateError::Signer(_) => "UNKNOWN",
+            _ => "INVALID_UPDATE",
+        }
+    }
+
+    /// The `detail` notary sends: `{"Name":<kind>,"Error":{...}}` for validation errors.
+    pub fn detail(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        let named = |name: &str, msg: &str| json!({"Name": name, "Error": {"Msg": msg}});
+        match self {
+            UpdateError::BadRoot(m) => Some(named("ErrBadRoot", m)),
+            UpdateError::BadTargets(m) => Some(named("ErrBadTargets", m)),
+            UpdateError::BadSnapshot(m) => Some(named("ErrBadSnapshot", m)),
+            UpdateError::Validation(m) => Some(named("ErrValidation", m)),
+            UpdateError::BadHierarchy { missing, msg } => {
+                Some(json!({"Name": "ErrBadHierarchy", "Error": {"Missing": missing, "Msg": msg}}))
+            }
+            UpdateError::OldVersion(_) | UpdateError::Store(StoreError::OldVersion { .. }) => {
+                Some(json!({}))
+            }
+            _ => None,
+        }
+    }
+
+    /// Which kind of validation failure this is, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpdateError::BadRoot(_) => "bad_root",
+            UpdateError::BadTargets(_) => "bad_targets",
+            UpdateError::BadSnapshot(_) => "bad_snapshot",
+            UpdateError::BadHierarchy { .. } => "bad_hierarchy",
+            UpdateError::Validation(_) => "validation",
+            UpdateError::StoredRootInvalid(_) => "stored_root_invalid",
+            UpdateError::OldVersion(_) | UpdateError::Store(StoreError::OldVersion { .. }) => {
+                "version"
+            }
+            _ => "internal",
+        }
+    }
+}
+
+/// The message notary uses for a failed threshold; other errors use their own text.
+fn msg(e: &TufError) -> String {
+    match e {
+        TufError::ThresholdNotMet { role, .. } | TufError::NoSignatures { role } => {
+            format!("valid signatures did not meet threshold for {role}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One uploaded part: a validated role name and the file bytes.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub role: String,
+    pub bytes: Vec<u8>,
+}
+
+fn load_stored<T: Role>(
+    reader: &dyn MetaReader,
+    gun: &str,
+    role: &str,
+) -> Result<Option<Signed<T>>, UpdateError> {
+    match reader.latest(gun, role)? {
+        None => Ok(None),
+        Some(m) => Signed::<T>::from_bytes(role, &m.bytes)
+            .map(Some)
+            .map_err(|e| UpdateError::Corrupt(e.to_string())),
+    }
+}
+
+struct LoadedTargets {
+    file: SignedTargets,
+    uploaded: bool,
+}
+
+/// Validates an update and returns every row to store: uploaded roles plus the generated
+/// snapshot (unless uploaded) and the always-generated timestamp.
+pub fn plan_update(
+    gun: &str,
+    reader: &dyn MetaReader,
+    signer: &Signer,
+    uploads: Vec<Upload>,
+    now: OffsetDateTime,
+) -> Result<Vec<NewMeta>, UpdateError> {
+    let mut root_upload = None;
+    let mut snapshot_upload = None;
+    let mut targets_uploads = Vec::new();
+    for u in uploads {
+        match u.role.as_str() {
+            ROOT => root_upload = Some(u.bytes),
+            SNAPSHOT => snapshot_upload = Some(u.bytes),
+            // A client-sent timestamp is accepted and ignored: the server always makes it.
+            TIMESTAMP => {}
+            _ => targets_uploads.push(u),
+        }
+    }
+
+    // §2.1: the stored root must still validate, certificates' expiry included.
+    let stored_root: Option<SignedRoot> = load_stored(reader, gun, ROOT)?;
+    if let Some(r) = &stored_root {
+        validate_root(r, None, gun, now)
+            .map_err(|e| UpdateError::StoredRootInvalid(e.to_string()))?;
+    }
+
+    // §2.2: root in the update.
+    let mut rows = Vec::new();
+    let root = match root_upload {
+        Some(bytes) => {
+            let cur = stored_root.as_ref().map(|r| r.version()).unwrap_or(1);
+            let new =
+                SignedRoot::from_bytes(ROOT, &bytes).map_err(|e| UpdateError::BadRoot(msg(&e)))?;
+            if new.version() != cur && new.version() != cur + 1 {
+                return Err(UpdateError::BadRoot(format!(
+                    "Root modifications must increment the version. Current {cur}, new {}",
+                    new.version()
+                )));
+            }
+            check_newer(reader, gun, ROOT, new.version())?;
+            validate_root(&new, stored_root.as_ref(), gun, now)
+                .map_err(|e| UpdateError::BadRoot(msg(&e)))?;
+            new.check_expiry(ROOT, now)
+                .map_err(|e| UpdateError::BadRoot(msg(&e)))?;
+            rows.push(NewMeta {
+                role: ROOT.into(),
+                version: new.version(),
+                bytes,
+            });
+            new
+        }
+        // §2.3
+        None => stored_root.ok_or_else(|| {
+            UpdateError::Validation("no pre-existing root and no root provided in update.".into())
+        })?,
+    };
+
+    // §2.4: targets and delegations, parents first.
+    targets_uploads.sort_by(|a, b| {
+        role_name::depth(&a.role)
+            .cmp(&role_name::depth(&b.role))
+            .then_with(|| a.role.cmp(&b.role))
+    });
+    let mut loaded: BTreeMap<String, LoadedTargets> = BTreeMap::new();
+    for u in targets_uploads {
+        let role = u.role.as_str();
+        let mut chain = Vec::new();
+        let mut p = role_name::parent(role);
+        while let Some(anc) = p {
+            chain.push(anc.to_string());
+            p = role_name::parent(anc);
+        }
+        for anc in chain.into_iter().rev() {
+            if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(anc) {
+                if let Some(f) = load_stored::<signet_tuf::Targets>(reader, gun, slot.key())? {
+                    slot.insert(LoadedTargets {
+                        file: f,
+                        uploaded: false,
+                    });
+                }
+            }
+        }
+        let file = SignedTargets::from_bytes(role, &u.bytes)
+            .map_err(|e| UpdateError::BadTargets(msg(&e)))?;
+        let keys = if role == TARGETS {
+            root.signed
+                .role_keys(TARGETS)
+                .map_err(|e| UpdateError::BadTargets(msg(&e)))?
+        } else {
+            let parent = role_name::parent(role).unwrap_or(TARGETS);
+            let listed = loaded
+                .get(parent)
+                .and_then(|p| p.file.signed.delegation(role).map(|_| &p.file));
+            let Some(parent_file) = listed else {
+                return Err(UpdateError::BadTargets(format!(
+                    "{role} delegation does not exist"
+                )));
+            };
+            parent_file
+                .signed
+                .delegation_keys(role)
+                .map_err(|e| UpdateError::BadTargets(msg(&e)))?
+        };
+        file.verify_threshold(&keys)
+            .map_err(|e| UpdateError::BadTargets(msg(&e)))?;
+        file.check_expiry(role, now)
+            .map_err(|e| UpdateError::BadTargets(msg(&e)))?;
+        check_newer(reader, gun, role, file.version())?;
+        rows.push(NewMeta {
+            role: role.to_string(),
+            version: file.version(),
+            bytes: u.bytes,
+        });
+        loaded.insert(
+            role.to_string(),
+            LoadedTargets {
+                file,
+                uploaded: true,
+            },
+        );
+    }
+    if !loaded.contains_key(TARGETS) {
+        if let Some(f) = load_stored::<signet_tuf::Targets>(reader, gun, TARGETS)? {
+            loaded.insert(
+                TARGETS.into(),
+                LoadedTargets {
+                    file: f,
+                    uploaded: false,
+                },
+            );
+        }
+    }
+
+    // §2.5: snapshot, uploaded or generated.
+    let snapshot_bytes = match snapshot_upload {
+        Some(bytes) => {
+            let bad = |e: TufError| UpdateError::BadSnapshot(msg(&e));
+            let snap = SignedSnapshot::from_bytes(SNAPSHOT, &bytes).map_err(bad)?;
+            snap.verify_threshold(&root.signed.role_keys(SNAPSHOT).map_err(bad)?)
+                .map_err(bad)?;
+            snap.check_expiry(SNAPSHOT, now).map_err(bad)?;
+            let mut files: Vec<(&str, &[u8])> = vec![(ROOT, root.raw())];
+            files.extend(loaded.iter().map(|(r, l)| (r.as_str(), l.file.raw())));
+            for (role, raw) in files {
+                let meta = snap.signed.meta_for(role).ok_or_else(|| {
+                    UpdateError::BadSnapshot(format!("snapshot is missing meta for {role}"))
+                })?;
+                meta.check_hashes(role, raw).map_err(bad)?;
+            }
+            check_newer(reader, gun, SNAPSHOT, snap.version())?;
+            rows.push(NewMeta {
+                role: SNAPSHOT.into(),
+                version: snap.version(),
+                bytes: bytes.clone(),
+            });
+            bytes
+        }
+        None => {
+            let prev: Option<SignedSnapshot> = load_stored(reader, gun, SNAPSHOT)?;
+            if prev.is_none() && !loaded.contains_key(TARGETS) {
+                return Err(UpdateError::Validation(
+                    "no targets in update or store: cannot generate a snapshot".into(),
+                ));
+            }
+            let mut snap = match &prev {
+                Some(p) => p.signed.clone(),
+                None => Snapshot::new(GoTime::from_instant(now)),
+            };
+            snap.version = prev.as_ref().map(|p| p.version() + 1).unwrap_or(1);
+            snap.expires = GoTime::from_instant(now + SNAPSHOT_EXPIRY);
+            snap.set_meta(ROOT, root.raw());
+            for (role, l) in &loaded {
+                if l.uploaded || prev.is_none() {
+                    snap.set_meta(role, l.file.raw());
+                }
+            }
+            let bytes = server_sign(gun, signer, &root, ServerRole::Snapshot, &snap)?.ok_or_else(|| {
+                UpdateError::BadHierarchy {
+                    missing: SNAPSHOT.into(),
+                    msg: "no snapshot was included in update and server does not hold current snapshot key for repository".into(),
+                }
+            })?;
+            rows.push(NewMeta {
+                role: SNAPSHOT.into(),
+                version: snap.version,
+                bytes: bytes.clone(),
+            });
+            bytes
+        }
+    };
+
+    // §2.6: the timestamp, always generated.
+    let ts_version = reader
+        .latest(gun, TIMESTAMP)?
+        .map(|t| t.version + 1)
+        .unwrap_or(1);
+    let ts = Timestamp::for_snapshot(
+        GoTime::from_instant(now + TIMESTAMP_EXPIRY),
+        ts_version,
+        &snapshot_bytes,
+    );
+    let ts_bytes = server_sign(gun, signer, &root, ServerRole::Timestamp, &ts)?
+        .ok_or_else(|| UpdateError::BadRoot("no  timestamp keys exist on the server".into()))?;
+    rows.push(NewMeta {
+        role: TIMESTAMP.into(),
+        version: ts_version,
+        bytes: ts_bytes,
+    });
+    Ok(rows)
+}
+
+/// Versions must be strictly greater than the stored one (checked again by the store inside
+/// its transaction); checking here first avoids signing anything for a stale upload.
+fn check_newer(
+    reader: &dyn MetaReader,
+    gun: &str,
+    role: &str,
+    version: i64,
+) -> Result<(), UpdateError> {
+    if let Some(cur) = reader.latest(gun, role)? {
+        if cur.version >= version {
+            return Err(UpdateError::OldVersion(format!(
+                "{role} version {version} is not newer than stored version {}",
+                cur.version
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Signs a server role with every key of that role in `root` the server holds. `None` when
+/// it holds none.
+fn server_sign<T: Role>(
+    gun: &str,
+    signer: &Signer,
+    root: &SignedRoot,
+    role: ServerRole,
+    typed: &T,
+) -> Result<Option<Vec<u8>>, UpdateError> {
+    let ids: Vec<String> = root
+        .signed
+        .role_entry(role.as_str())
+        .map(|r| r.key_ids().to_vec())
+        .unwrap_or_default();
+    let mut held = 0;
+    let result = signet_tuf::serialize_with(role.as_str(), typed, |body| {
+        let sigs = signer.sign(gun, role, &ids, body)?;
+        held = sigs.len();
+        Ok::<_, SignerError>(
+            sigs.into_iter()
+                .map(|(keyid, s)| Signature {
+                    keyid,
+                    method: s.method.to_string(),
+                    sig: s.sig,
+                })
+                .collect::<Vec<_>>(),
+        )
+    })
+    .map_err(|e| UpdateError::Corrupt(e.to_string()))?;
+    let bytes = result?;
+    Ok((held > 0).then_some(bytes))
+}
+
+/// The current timestamp and snapshot of a GUN, renewed when the timestamp has expired or is
+/// about to, or when the snapshot it names has expired (if the server holds the snapshot key).
+pub struct TimestampState {
+    pub timestamp: bytes::Bytes,
+    pub timestamp_expires: OffsetDateTime,
+    pub snapshot: bytes::Bytes,
+    /// Rows to store (empty when nothing had to be renewed).
+    pub new_rows: Vec<NewMeta>,
+}
+
+pub fn current_timestamp(
+    gun: &str,
+    reader: &dyn MetaReader,
+    signer: &Signer,
+    now: OffsetDateTime,
+) -> Result<Option<TimestampState>, UpdateError> {
+    let Some(ts_row) = reader.latest(gun, TIMESTAMP)? else {
+        return Ok(None);
+    };
+    let corrupt = |e: TufError| UpdateError::Corrupt(e.to_string());
+    let ts = SignedTimestamp::from_bytes(TIMESTAMP, &ts_row.bytes).map_err(corrupt)?;
+    let snap_hash = ts
+        .signed
+        .snapshot_meta()
+        .and_then(|m| m.hash("sha256"))
+        .map(hex::encode)
+        .ok_or_else(|| UpdateError::Corrupt("timestamp without snapshot hash".into()))?;
+    let snap_row = reader
+        .by_checksum(gun, SNAPSHOT, &snap_hash)?
+        .ok_or_else(|| {
+            UpdateError::Corrupt("timestamp names a snapshot that is not stored".into())
+        })?;
+    let snap = SignedSnapshot::from_bytes(SNAPSHOT, &snap_row.bytes).map_err(corrupt)?;
+    let root: SignedRoot = load_stored(reader, gun, ROOT)?
+        .ok_or_else(|| UpdateError::Corrupt("timestamp without root".into()))?;
+
+    let mut new_rows = Vec::new();
+    let mut snapshot_bytes = snap_row.bytes.clone();
+    if snap.signed.expires.instant() < now {
+        let latest = reader
+            .latest(gun, SNAPSHOT)?
+            .map(|s| s.version)
+            .unwrap_or(0);
+        let mut renewed = snap.signed.clone();
+        renewed.version = latest + 1;
+        renewed.expires = GoTime::from_instant(now + SNAPSHOT_EXPIRY);
+        if let Some(b) = server_sign(gun, signer, &root, ServerRole::Snapshot, &renewed)? {
+            new_rows.push(NewMeta {
+                role: SNAPSHOT.into(),
+                version: renewed.version,
+                bytes: b.clone(),
+            });
+            snapshot_bytes = bytes::Bytes::from(b);
+        }
+    }
+    let ts_expires = ts.signed.expires.instant();
+    if !new_rows.is_empty() || ts_expires < now + TIMESTAMP_RENEW_MARGIN {
+        let fresh = Timestamp::for_snapshot(
+            GoTime::from_instant(now + TIMESTAMP_EXPIRY),
+            ts_row.version + 1,
+            &snapshot_bytes,
+        );
+        if let Some(b) = server_sign(gun, signer, &root, ServerRole::Timestamp, &fresh)? {
+            new_rows.push(NewMeta {
+                role: TIMESTAMP.into(),
+                version: fresh.version,
+                bytes: b.clone(),
+            });
+            return Ok(Some(TimestampState {
+                timestamp: bytes::Bytes::from(b),
+                timestamp_expires: now + TIMESTAMP_EXPIRY,
+                snapshot: snapshot_bytes,
+                new_rows,
+            }));
+        }
+    }
+    Ok(Some(TimestampState {
+        timestamp: ts_row.bytes,
+        timestamp_expires: ts_expires,
+        snapshot: snapshot_bytes,
+        new_rows,
+    }))
+}
