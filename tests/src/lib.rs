@@ -1,1 +1,472 @@
-//! Helpers for interop tests: start and stop the reference binaries.
+//! Harness for interop tests: starts Signet and the reference notary-server/notary-signer on
+//! loopback, and runs the real notary and docker CLIs against them.
+//!
+//! ```no_run
+//! use signet_interop::*;
+//! if !require_binaries(&["notary"]) { return; }
+//! let srv = SignetServer::start();
+//! let cli = NotaryCli::new(&srv.url, &srv.ca_path);
+//! let out = cli.run(&["list", "example.com/app"]);
+//! ```
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub mod upload;
+
+/// The passphrases every test uses.
+pub const ROOT_PASS: &str = "rootpass123";
+pub const REPO_PASS: &str = "repopass123";
+
+/// True if every binary is on PATH. When one is missing: panics if
+/// `SIGNET_REQUIRE_INTEROP=1` (CI), otherwise prints a note so the caller can skip.
+pub fn require_binaries(bins: &[&str]) -> bool {
+    let missing: Vec<&str> = bins
+        .iter()
+        .copied()
+        .filter(|b| which(b).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("SIGNET_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("interop binaries missing: {missing:?} (SIGNET_REQUIRE_INTEROP=1)");
+    }
+    eprintln!("skipping: interop binaries missing: {missing:?}");
+    false
+}
+
+pub fn which(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+/// A free loopback port (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A throwaway CA with one server certificate (also usable as a client certificate).
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+    pub ca_cert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn new(names: &[&str]) -> TestCa {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "interop test CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("ca");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut all: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
+        all.extend(names.iter().map(|s| s.to_string()));
+        let mut params = rcgen::CertificateParams::new(all).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
+        let out = TestCa {
+            ca_cert: dir.path().join("ca.crt"),
+            cert: dir.path().join("server.crt"),
+            key: dir.path().join("server.key"),
+            dir,
+        };
+        std::fs::write(&out.ca_cert, ca.pem()).expect("write");
+        std::fs::write(&out.cert, cert.pem()).expect("write");
+        std::fs::write(&out.key, key.serialize_pem()).expect("write");
+        out
+    }
+}
+
+/// A child process killed (by PID) when dropped, with its log kept for error messages.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Proc {
+        let f = std::fs::File::create(&log).expect("log file");
+        let f2 = f.try_clone().expect("log file");
+        let child = cmd
+            .stdout(Stdio::from(f))
+            .stderr(Stdio::from(f2))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Proc {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTPS agent trusting one CA (for direct API calls in tests).
+pub fn https_agent(ca: &Path) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca).expect("read CA");
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.expect("CA pem")).expect("add CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("tls versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    ureq::AgentBuilder::new()
+        .tls_config(Arc::new(cfg))
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Polls `url` until it answers 200 or the deadline passes.
+pub fn wait_healthy(agent: &ureq::Agent, url: &str, procs: &[&Proc]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = agent.get(url).call() {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logs: Vec<String> = procs
+        .iter()
+        .map(|p| format!("--- {} ---\n{}", p.name, p.log_tail()))
+        .collect();
+    panic!("{url} never became healthy\n{}", logs.join("\n"));
+}
+
+/// The reference notary-server with notary-signer over mutual TLS, memory storage.
+pub struct NotaryServer {
+    pub url: String,
+    pub ca_path: PathBuf,
+    pub port: u16,
+    _server: Proc,
+    _signer: Proc,
+    _ca: TestCa,
+}
+
+impl NotaryServer {
+    pub fn start() -> NotaryServer {
+        let ca = TestCa::new(&[]);
+        let d = ca.dir.path();
+        let signer_port = free_port();
+        let port = free_port();
+        let signer_cfg = serde_json::json!({
+            "server": {"grpc_addr": format!("127.0.0.1:{signer_port}"),
+                       "tls_cert_file": ca.cert, "tls_key_file": ca.key, "client_ca_file": ca.ca_cert},
+            "logging": {"level": "info"},
+            "storage": {"backend": "memory"}
+        });
+        let server_cfg = serde_json::json!({
+            "server": {"http_addr": format!("127.0.0.1:{port}"), "tls_cert_file": ca.cert, "tls_key_file": ca.key},
+            "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": signer_port.to_string(),
+                              "tls_ca_file": ca.ca_cert, "key_algorithm": "ecdsa",
+                              "tls_client_cert": ca.cert, "tls_client_key": ca.key},
+            "logging": {"level": "info"},
+            "storage": {"backend": "memory"}
+        });
+        std::fs::write(d.join("signer.json"), signer_cfg.to_string()).expect("write");
+        std::fs::write(d.join("server.json"), server_cfg.to_string()).expect("write");
+        let signer = Proc::spawn(
+            "notary-signer",
+            Command::new("notary-signer")
+                .arg("-config")
+                .arg(d.join("signer.json")),
+            d.join("signer.log"),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let server = Proc::spawn(
+            "notary-server",
+            Command::new("notary-server")
+                .arg("-config")
+                .arg(d.join("server.json")),
+            d.join("server.log"),
+        );
+        let url = format!("https://127.0.0.1:{port}");
+        wait_healthy(
+            &https_agent(&ca.ca_cert),
+            &format!("{url}/_notary_server/health"),
+            &[&server, &signer],
+        );
+        NotaryServer {
+            url,
+            ca_path: ca.ca_cert.clone(),
+            port,
+            _server: server,
+            _signer: signer,
+            _ca: ca,
+        }
+    }
+}
+
+/// Signet's server, in-process on its own runtime thread, self-signed TLS, temp data dir.
+pub struct SignetServer {
+    pub url: String,
+    pub ca_path: PathBuf,
+    pub addr: std::net::SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SignetServer {
+    pub fn start() -> SignetServer {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let cfg = signet_server::serve::ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: data_dir.path().to_path_buf(),
+            database: None,
+            tls: signet_server::serve::TlsMode::SelfSigned {
+                extra_names: vec![],
+            },
+            http: Default::default(),
+            signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let running = signet_server::serve::start(cfg)
+                    .await
+                    .expect("start signet");
+                ready_tx
+                    .send((running.addr, running.ca_cert.clone().expect("ca")))
+                    .expect("ready");
+                let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                running.shutdown().await;
+            });
+        });
+        let (addr, ca_path) = ready_rx.recv().expect("signet started");
+        SignetServer {
+            url: format!("https://{addr}"),
+            ca_path,
+            addr,
+            data_dir,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SignetServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The output of a CLI run, with both streams as text.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both streams unless the command succeeded.
+    pub fn ok(self, what: &str) -> Run {
+        assert!(
+            self.status.success(),
+            "{what} failed ({}):\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// The notary 0.7 CLI with its own trust dir, pointed at one server.
+pub struct NotaryCli {
+    pub trust_dir: tempfile::TempDir,
+    server: String,
+    ca: PathBuf,
+}
+
+impl NotaryCli {
+    pub fn new(server: &str, ca: &Path) -> NotaryCli {
+        NotaryCli {
+            trust_dir: tempfile::tempdir().expect("tempdir"),
+            server: server.to_string(),
+            ca: ca.to_path_buf(),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("notary");
+        c.arg("-d")
+            .arg(self.trust_dir.path())
+            .arg("-s")
+            .arg(&self.server)
+            .arg("--tlscacert")
+            .arg(&self.ca)
+            .env("NOTARY_ROOT_PASSPHRASE", ROOT_PASS)
+            .env("NOTARY_TARGETS_PASSPHRASE", REPO_PASS)
+            .env("NOTARY_SNAPSHOT_PASSPHRASE", REPO_PASS)
+            .env("NOTARY_DELEGATION_PASSPHRASE", REPO_PASS)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().expect("run notary"))
+    }
+
+    /// Runs with `input` on standard input (for confirmation prompts).
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run notary");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input);
+        }
+        Run::from(child.wait_with_output().expect("wait notary"))
+    }
+
+    /// `notary list` parsed into (name, sha256 hex, size, role) rows.
+    pub fn list(&self, gun: &str) -> Vec<(String, String, u64, String)> {
+        let out = self.run(&["list", gun]).ok("notary list");
+        parse_notary_list(&out.stdout)
+    }
+}
+
+pub fn parse_notary_list(stdout: &str) -> Vec<(String, String, u64, String)> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("----"))
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 4).then(|| {
+                (
+                    f[0].to_string(),
+                    f[1].to_string(),
+                    f[2].parse().unwrap_or(0),
+                    f[3].to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The docker 28 CLI with its own DOCKER_CONFIG (trust dir inside), content trust on, and
+/// the trust server's CA installed where docker looks for it.
+pub struct DockerCli {
+    pub config_dir: tempfile::TempDir,
+    server: String,
+}
+
+pub const DOCKER: &str = "/usr/local/bin/docker";
+
+impl DockerCli {
+    pub fn new(server: &str, ca: Option<&Path>) -> DockerCli {
+        let config_dir = tempfile::tempdir().expect("tempdir");
+        if let Some(ca) = ca {
+            let hostport = server.trim_start_matches("https://");
+            let tls = config_dir.path().join("tls").join(hostport);
+            std::fs::create_dir_all(&tls).expect("mkdir");
+            std::fs::copy(ca, tls.join("ca.crt")).expect("copy CA");
+        }
+        DockerCli {
+            config_dir,
+            server: server.to_string(),
+        }
+    }
+
+    pub fn trust_dir(&self) -> PathBuf {
+        self.config_dir.path().join("trust")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(DOCKER);
+        c.env("DOCKER_CONFIG", self.config_dir.path())
+            .env("DOCKER_CONTENT_TRUST", "1")
+            .env("DOCKER_CONTENT_TRUST_SERVER", &self.server)
+            .env("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PASS)
+            .env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PASS)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().expect("run docker"))
+    }
+}
+
+/// Writes `data` to a new file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).expect("create");
+    f.write_all(data).expect("write");
+    p
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
