@@ -699,3 +699,43 @@ fn update_error(e: UpdateError) -> ApiError {
         detail: e.detail(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gun_rules() {
+        assert!(gun_error("docker.io/library/alpine").is_none());
+        assert!(gun_error("registry.example.com:5000/team/app").is_none());
+        for bad in [
+            "a/../b", "a/./b", "a//b", "/a", "a/", "a b", "a\u{0}b", "a\\b",
+        ] {
+            let e = gun_error(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert_eq!(e.code, ErrorCode::InvalidGun, "{bad:?}");
+        }
+        // '*' never matches the reference's GUN pattern: the catch-all 404.
+        assert_eq!(gun_error("a*b").unwrap().code, ErrorCode::MetadataNotFound);
+    }
+
+    #[test]
+    fn metadata_file_names() {
+        assert!(
+            matches!(parse_meta_file("targets/releases.json"), Some(MetaRequest::Current(r)) if r == "targets/releases")
+        );
+        assert!(
+            matches!(parse_meta_file("12.root.json"), Some(MetaRequest::Version(r, 12)) if r == "root")
+        );
+        let sum = "a".repeat(64);
+        assert!(
+            matches!(parse_meta_file(&format!("targets/x.{sum}.json")), Some(MetaRequest::Checksum(r, _)) if r == "targets/x")
+        );
+        assert!(matches!(
+            parse_meta_file("snapshot.key"),
+            Some(MetaRequest::Key(ServerRole::Snapshot))
+        ));
+        assert!(parse_meta_file("root.key").is_none());
+        assert!(parse_meta_file("other.json").is_none());
+        assert!(parse_meta_file("targets/a b.json").is_none());
+    }
+}

@@ -253,15 +253,26 @@ pub struct SignetServer {
 
 impl SignetServer {
     pub fn start() -> SignetServer {
-        let data_dir = tempfile::tempdir().expect("tempdir");
+        Self::start_with(
+            tempfile::tempdir().expect("tempdir"),
+            Default::default(),
+            vec![],
+        )
+    }
+
+    /// Starts on an existing data directory (e.g. to restart a stopped server), with the
+    /// given HTTP settings and extra names for the self-signed certificate.
+    pub fn start_with(
+        data_dir: tempfile::TempDir,
+        http: signet_server::http::HttpConfig,
+        extra_names: Vec<String>,
+    ) -> SignetServer {
         let cfg = signet_server::serve::ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: data_dir.path().to_path_buf(),
             database: None,
-            tls: signet_server::serve::TlsMode::SelfSigned {
-                extra_names: vec![],
-            },
-            http: Default::default(),
+            tls: signet_server::serve::TlsMode::SelfSigned { extra_names },
+            http,
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -295,14 +306,27 @@ impl SignetServer {
     }
 }
 
-impl Drop for SignetServer {
-    fn drop(&mut self) {
+impl SignetServer {
+    /// Stops the server and hands back its data directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    fn shutdown(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for SignetServer {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
