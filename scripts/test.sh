@@ -12,4 +12,14 @@ apt-get install -y -qq --no-install-recommends notary docker.io docker-registry 
 
 export SIGNET_REQUIRE_INTEROP=1   # interop tests fail (not skip) when a reference binary is missing
 cargo build --workspace --all-targets
-cargo test --workspace -- --test-threads="${SIGNET_TEST_THREADS:-2}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast -- --test-threads="${SIGNET_TEST_THREADS:-2}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary, the last of which is
+# often an empty doc-test run).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
