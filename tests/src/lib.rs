@@ -480,6 +480,17 @@ impl DockerCli {
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command().args(args).output().expect("run docker"))
     }
+
+    /// Runs against a daemon (instead of the unreachable default socket).
+    pub fn run_with_daemon(&self, daemon: &Dockerd, args: &[&str]) -> Run {
+        Run::from(
+            self.command()
+                .env("DOCKER_HOST", &daemon.host)
+                .args(args)
+                .output()
+                .expect("run docker"),
+        )
+    }
 }
 
 /// Writes `data` to a new file in `dir` and returns its path.
@@ -493,4 +504,161 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+/// A distribution 2.8 registry (Debian `docker-registry`) on loopback, plain HTTP; dockerd is
+/// told it is insecure (the trust server's TLS is what these tests check).
+pub struct Registry {
+    pub port: u16,
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let cfg = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), cfg).expect("write");
+        let proc = Proc::spawn(
+            "docker-registry",
+            Command::new("docker-registry")
+                .arg("serve")
+                .arg(dir.path().join("config.yml")),
+            dir.path().join("registry.log"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry never listened:\n{}",
+                proc.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            port,
+            _proc: proc,
+            _dir: dir,
+        }
+    }
+}
+
+/// dockerd 20.10 as root in its own mount namespace, whose /etc/hosts maps `registry.test`
+/// to 127.0.0.1 — the docker CLI, outside that namespace, cannot resolve the name, so it
+/// treats the registry as secure and verifies the trust server's certificate.
+pub struct Dockerd {
+    pub host: String,
+    dir: tempfile::TempDir,
+    proc: Option<Proc>,
+}
+
+pub const REGISTRY_NAME: &str = "registry.test";
+
+impl Dockerd {
+    pub fn start(registry_port: u16) -> Dockerd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join("hosts"),
+            format!("127.0.0.1 localhost {REGISTRY_NAME}\n"),
+        )
+        .expect("write");
+        let sock = d.join("docker.sock");
+        let script = format!(
+            "mount --bind {hosts} /etc/hosts && exec dockerd --iptables=false --bridge=none --storage-driver=vfs \
+             --data-root {data} --exec-root {exec} --pidfile {pid} -H unix://{sock} --insecure-registry {REGISTRY_NAME}:{registry_port}",
+            hosts = d.join("hosts").display(),
+            data = d.join("data").display(),
+            exec = d.join("exec").display(),
+            pid = d.join("docker.pid").display(),
+            sock = sock.display(),
+        );
+        let proc = Proc::spawn(
+            "dockerd",
+            Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]),
+            d.join("dockerd.log"),
+        );
+        let host = format!("unix://{}", sock.display());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new(DOCKER)
+                .args(["version", "--format", "{{.Server.Version}}"])
+                .env("DOCKER_HOST", &host)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dockerd never came up:\n{}",
+                proc.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Dockerd {
+            host,
+            dir,
+            proc: Some(proc),
+        }
+    }
+
+    /// Imports a one-file image as `reference` (no registry or hub involved).
+    pub fn import_image(&self, reference: &str, content: &[u8]) {
+        let rootfs = self.dir.path().join("rootfs");
+        std::fs::create_dir_all(&rootfs).expect("mkdir");
+        std::fs::write(rootfs.join("content.txt"), content).expect("write");
+        let tar = self
+            .dir
+            .path()
+            .join(format!("rootfs-{}.tar", sha256_hex(content)));
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .expect("tar");
+        assert!(st.success());
+        let out = Command::new(DOCKER)
+            .env("DOCKER_HOST", &self.host)
+            .arg("import")
+            .arg(&tar)
+            .arg(reference)
+            .output()
+            .expect("docker import");
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM first so dockerd stops its managed containerd; then the Proc kill.
+        if let Some(p) = &self.proc {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(p.pid().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline && Path::new(&format!("/proc/{}", p.pid())).exists() {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{}/stat", p.pid())).unwrap_or_default();
+                if stat.contains(") Z ") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        self.proc.take();
+    }
 }
