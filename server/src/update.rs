@@ -477,3 +477,188 @@ pub fn current_timestamp(
         new_rows,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+    use signet_keys::PrivateKey;
+    use signet_tuf::{sign_and_serialize, FileMeta, Root, Targets};
+    use std::sync::Arc;
+
+    const GUN: &str = "example.com/unit";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Arc<SqliteStore>,
+        signer: Signer,
+        root_key: PrivateKey,
+        root_cert: signet_keys::PublicKey,
+        targets_key: PrivateKey,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let signer = Signer::open(store.clone(), b"pass").unwrap();
+        let root_key = PrivateKey::generate_ecdsa();
+        let now = OffsetDateTime::now_utc();
+        let root_cert = signet_keys::root_certificate(
+            &root_key,
+            GUN,
+            now - Duration::days(30),
+            now + Duration::days(3650),
+        )
+        .unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            signer,
+            root_key,
+            root_cert,
+            targets_key: PrivateKey::generate_ecdsa(),
+        }
+    }
+
+    impl Fixture {
+        fn root(&self, version: i64) -> Vec<u8> {
+            let ts = self
+                .signer
+                .get_or_create(GUN, ServerRole::Timestamp, &[])
+                .unwrap();
+            let snap = self
+                .signer
+                .get_or_create(GUN, ServerRole::Snapshot, &[])
+                .unwrap();
+            let mut r = Root::new(GoTime::from_instant(
+                OffsetDateTime::now_utc() + Duration::days(365),
+            ));
+            r.version = version;
+            r.set_role_keys(ROOT, vec![self.root_cert.clone()], 1);
+            r.set_role_keys(TARGETS, vec![self.targets_key.public_key()], 1);
+            r.set_role_keys(SNAPSHOT, vec![snap], 1);
+            r.set_role_keys(TIMESTAMP, vec![ts], 1);
+            let id = self.root_cert.id();
+            sign_and_serialize(ROOT, &r, &[(&id, &self.root_key)]).unwrap()
+        }
+
+        fn targets(&self, version: i64) -> Vec<u8> {
+            let mut t = Targets::new(GoTime::from_instant(
+                OffsetDateTime::now_utc() + Duration::days(365),
+            ));
+            t.version = version;
+            t.targets
+                .get_or_insert_with(Default::default)
+                .insert("v".into(), FileMeta::from_bytes(b"x"));
+            let id = self.targets_key.id();
+            sign_and_serialize(TARGETS, &t, &[(&id, &self.targets_key)]).unwrap()
+        }
+
+        fn publish(
+            &self,
+            uploads: Vec<Upload>,
+            now: OffsetDateTime,
+        ) -> Result<Vec<NewMeta>, UpdateError> {
+            let rows = plan_update(GUN, self.store.as_ref(), &self.signer, uploads, now)?;
+            self.store.update_many(GUN, &rows, now)?;
+            Ok(rows)
+        }
+    }
+
+    fn up(role: &str, bytes: Vec<u8>) -> Upload {
+        Upload {
+            role: role.into(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn first_publish_generates_snapshot_and_timestamp() {
+        let f = fixture();
+        let rows = f
+            .publish(
+                vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(1))],
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap();
+        let roles: Vec<&str> = rows.iter().map(|r| r.role.as_str()).collect();
+        assert_eq!(roles, vec![ROOT, TARGETS, SNAPSHOT, TIMESTAMP]);
+        let root = SignedRoot::from_bytes(ROOT, &rows[0].bytes).unwrap();
+        let snap = SignedSnapshot::from_bytes(SNAPSHOT, &rows[2].bytes).unwrap();
+        snap.verify_threshold(&root.signed.role_keys(SNAPSHOT).unwrap())
+            .unwrap();
+        snap.signed
+            .meta_for(TARGETS)
+            .unwrap()
+            .check_hashes(TARGETS, &rows[1].bytes)
+            .unwrap();
+        let ts = SignedTimestamp::from_bytes(TIMESTAMP, &rows[3].bytes).unwrap();
+        ts.verify_threshold(&root.signed.role_keys(TIMESTAMP).unwrap())
+            .unwrap();
+        ts.signed
+            .snapshot_meta()
+            .unwrap()
+            .check_hashes(SNAPSHOT, &rows[2].bytes)
+            .unwrap();
+    }
+
+    #[test]
+    fn expired_timestamp_is_renewed_on_read_with_the_next_version() {
+        let f = fixture();
+        let long_ago = OffsetDateTime::now_utc() - Duration::days(20);
+        f.publish(
+            vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(1))],
+            long_ago,
+        )
+        .unwrap();
+        let now = OffsetDateTime::now_utc();
+        let state = current_timestamp(GUN, f.store.as_ref(), &f.signer, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.new_rows.len(), 1, "only the timestamp is renewed");
+        let ts = SignedTimestamp::from_bytes(TIMESTAMP, &state.timestamp).unwrap();
+        assert_eq!(ts.version(), 2);
+        assert!(ts.signed.expires.instant() > now + Duration::days(13));
+        f.store.update_many(GUN, &state.new_rows, now).unwrap();
+        // Fresh now: nothing more to renew.
+        let again = current_timestamp(GUN, f.store.as_ref(), &f.signer, now)
+            .unwrap()
+            .unwrap();
+        assert!(again.new_rows.is_empty());
+        assert_eq!(again.timestamp, state.timestamp);
+    }
+
+    #[test]
+    fn rejections_carry_notary_codes_and_change_nothing() {
+        let f = fixture();
+        let now = OffsetDateTime::now_utc();
+        let e = f.publish(vec![up(TARGETS, f.targets(1))], now).unwrap_err();
+        assert_eq!((e.api_code(), e.kind()), ("INVALID_UPDATE", "validation"));
+        let e = f
+            .publish(vec![up(ROOT, f.root(3)), up(TARGETS, f.targets(1))], now)
+            .unwrap_err();
+        assert!(e.to_string().contains("Current 1, new 3"), "{e}");
+        assert_eq!(e.detail().unwrap()["Name"], "ErrBadRoot");
+        f.publish(vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(2))], now)
+            .unwrap();
+        let e = f.publish(vec![up(TARGETS, f.targets(2))], now).unwrap_err();
+        assert_eq!(e.api_code(), "VERSION");
+        // A snapshot whose hashes do not match what is loaded.
+        let mut bogus = signet_tuf::Snapshot::new(GoTime::from_instant(now + Duration::days(30)));
+        bogus.version = 9;
+        bogus.set_meta(ROOT, b"not the root");
+        bogus.set_meta(TARGETS, b"not the targets");
+        let stranger = PrivateKey::generate_ecdsa();
+        let sid = stranger.id();
+        let bogus = sign_and_serialize(SNAPSHOT, &bogus, &[(&sid, &stranger)]).unwrap();
+        let e = f
+            .publish(vec![up(TARGETS, f.targets(3)), up(SNAPSHOT, bogus)], now)
+            .unwrap_err();
+        assert_eq!(e.detail().unwrap()["Name"], "ErrBadSnapshot");
+        assert_eq!(
+            f.store.latest(GUN, TARGETS).unwrap().unwrap().version,
+            2,
+            "nothing stored"
+        );
+    }
+}

@@ -58,6 +58,19 @@ fn signed_push_verified_pull_unsigned_refused_wrong_ca_refused() {
         pull.stdout
     );
 
+    let inspect = cli
+        .run_with_daemon(&daemon, &["trust", "inspect", "--pretty", &repo])
+        .ok("inspect");
+    let hex_digest = digest.trim_start_matches("sha256:");
+    assert!(
+        inspect
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("v1") && l.contains(hex_digest)),
+        "{}",
+        inspect.stdout
+    );
+
     // An unsigned tag is refused with content trust on.
     cli.run_with_daemon(
         &daemon,
@@ -80,6 +93,28 @@ fn signed_push_verified_pull_unsigned_refused_wrong_ca_refused() {
         refused.stderr.contains("No valid trust data for unsigned"),
         "{}",
         refused.stderr
+    );
+
+    // Revoking the signature makes the tag unpullable with content trust.
+    cli.run_with_daemon(&daemon, &["trust", "revoke", "-y", &format!("{repo}:v1")])
+        .ok("trust revoke");
+    let (_, raw) = upload::get(
+        &agent,
+        &format!("{}/v2/{repo}/_trust/tuf/targets.json", srv.url),
+    );
+    let targets = signet_tuf::SignedTargets::from_bytes("targets", &raw).unwrap();
+    assert!(
+        targets.signed.target_map().get("v1").is_none(),
+        "v1 revoked"
+    );
+    cli.run_with_daemon(&daemon, &["rmi", &format!("{repo}:v1")])
+        .ok("rmi");
+    let revoked = cli.run_with_daemon(&daemon, &["pull", &format!("{repo}:v1")]);
+    assert!(!revoked.status.success());
+    assert!(
+        revoked.stderr.contains("No valid trust data for v1"),
+        "{}",
+        revoked.stderr
     );
 
     // A client trusting another CA cannot talk to the trust server at all.
