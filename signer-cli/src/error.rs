@@ -1,0 +1,59 @@
+//! The one error type of the CLI: every failure is one line naming what failed.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Keys(String),
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("trust server {server}: {reason}")]
+    Server { server: String, reason: String },
+    #[error("{gun}: {role}: {reason}")]
+    Verification {
+        gun: String,
+        role: String,
+        reason: String,
+    },
+    #[error("{0}: repository does not have trust data")]
+    NoTrustData(String),
+    #[error("{gun}: no signed tag {tag:?}")]
+    NoSuchTag { gun: String, tag: String },
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CliError {
+    pub fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        CliError::File {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Exit status: 2 for bad invocations, 3 when verification fails, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Verification { .. }
+            | CliError::NoSuchTag { .. }
+            | CliError::NoTrustData(_) => 3,
+            _ => 1,
+        }
+    }
+}
+
+impl From<signet_keys::store::StoreError> for CliError {
+    fn from(e: signet_keys::store::StoreError) -> Self {
+        CliError::Keys(e.to_string())
+    }
+}
+
+impl From<signet_keys::passphrase::PassphraseError> for CliError {
+    fn from(e: signet_keys::passphrase::PassphraseError) -> Self {
+        CliError::Keys(e.to_string())
+    }
+}

@@ -1,0 +1,286 @@
+//! `signet key ...`: keys in docker's format and place.
+
+use crate::context::Context;
+use crate::error::CliError;
+use signet_keys::passphrase::{PassphraseRequest, PassphraseSource};
+use signet_keys::{key_file, KeyId, PrivateKey};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+fn write_public(path: &Path, pem: &str) -> Result<(), CliError> {
+    std::fs::write(path, pem).map_err(|e| CliError::file(path, e))
+}
+
+pub fn generate(ctx: &Context, name: &str, dir: &Path) -> Result<(), CliError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(CliError::Usage(format!(
+            "key name {name:?} must be lower-case letters, digits, '-' or '_'"
+        )));
+    }
+    let pub_path = dir.join(format!("{name}.pub"));
+    if pub_path.exists() {
+        return Err(CliError::Refused(format!(
+            "{} already exists",
+            pub_path.display()
+        )));
+    }
+    let key = PrivateKey::generate_ecdsa();
+    let mut pass = ctx.passphrases()?;
+    let stored = ctx.store.add(&key, name, None, pass.as_mut())?;
+    write_public(&pub_path, &key_file::encode_public(&key.public_key(), name))?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": stored.id.to_string(), "role": name, "public_key": pub_path})
+        );
+    } else {
+        println!(
+            "Successfully generated and loaded private key. Corresponding public key available: {}",
+            pub_path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn load(ctx: &Context, file: &Path, name: &str) -> Result<(), CliError> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(file).map_err(|e| CliError::file(file, e))?);
+    let placeholder: KeyId = "0000000000000000000000000000000000000000000000000000000000000000"
+        .parse()
+        .map_err(|_| CliError::Keys("internal key ID".into()))?;
+    let mut pass = ctx.passphrases()?;
+    let decoded = key_file::decode(&bytes, &placeholder, pass.as_mut())
+        .map_err(|e| CliError::file(file, e))?;
+    let stored = ctx.store.add(&decoded.key, name, None, pass.as_mut())?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": stored.id.to_string(), "role": name})
+        );
+    } else {
+        println!(
+            "Successfully imported key from {} as {} ({})",
+            file.display(),
+            name,
+            stored.id
+        );
+    }
+    Ok(())
+}
+
+pub fn list(ctx: &Context) -> Result<(), CliError> {
+    let keys = ctx.store.list()?;
+    if ctx.json {
+        let v: Vec<_> = keys
+            .iter()
+            .map(|k| serde_json::json!({"id": k.id.to_string(), "role": k.role, "gun": k.gun, "file": k.path, "encrypted": k.encrypted, "algorithm": algorithm(&k.path)}))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    println!(
+        "{:<18} {:<64} {:<30} {:<10} FILE",
+        "ROLE", "ID", "GUN", "ALGORITHM"
+    );
+    for k in keys {
+        println!(
+            "{:<18} {:<64} {:<30} {:<10} {}",
+            k.role,
+            k.id,
+            k.gun.as_deref().unwrap_or("-"),
+            algorithm(&k.path),
+            k.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The algorithm when it can be read without a passphrase (unencrypted files); docker and
+/// notary only create ECDSA keys.
+fn algorithm(path: &Path) -> &'static str {
+    let Ok(bytes) = std::fs::read(path) else {
+        return "-";
+    };
+    let id: Result<KeyId, _> =
+        "0000000000000000000000000000000000000000000000000000000000000000".parse();
+    let Ok(id) = id else { return "-" };
+    struct NoPass;
+    impl PassphraseSource for NoPass {
+        fn passphrase(
+            &mut self,
+            r: &PassphraseRequest<'_>,
+        ) -> Result<zeroize::Zeroizing<String>, signet_keys::passphrase::PassphraseError> {
+            Err(signet_keys::passphrase::PassphraseError::Unavailable {
+                role: r.role.into(),
+                key_id: r.key_id.to_string(),
+            })
+        }
+    }
+    match key_file::decode(&bytes, &id, &mut NoPass) {
+        Ok(f) => f.key.algorithm(),
+        Err(_) => "encrypted",
+    }
+}
+
+fn parse_id(id: &str) -> Result<KeyId, CliError> {
+    id.parse()
+        .map_err(|_| CliError::Usage(format!("{id:?} is not a key ID (64 hex characters)")))
+}
+
+pub fn remove(ctx: &Context, id: &str) -> Result<(), CliError> {
+    let removed = ctx.store.remove(&parse_id(id)?)?;
+    println!("Removed {} key {}", removed.role, removed.id);
+    Ok(())
+}
+
+pub fn export_public(ctx: &Context, id: &str) -> Result<(), CliError> {
+    let id = parse_id(id)?;
+    let mut pass = ctx.passphrases()?;
+    let (stored, key) = ctx.store.load(&id, pass.as_mut())?;
+    print!(
+        "{}",
+        key_file::encode_public(&key.public_key(), &stored.role)
+    );
+    Ok(())
+}
+
+/// `tar -zcf` of `private/`, paths relative to the trust dir, file mode 0600.
+pub fn backup(ctx: &Context, out: Option<PathBuf>) -> Result<(), CliError> {
+    let private = ctx.store.private_dir();
+    if !private.is_dir() {
+        return Err(CliError::Refused(format!(
+            "{} has no keys to back up",
+            private.display()
+        )));
+    }
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "signet-keys-{}.tar.gz",
+            time::OffsetDateTime::now_utc().date()
+        ))
+    });
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&out)
+        .map_err(|e| CliError::file(&out, e))?;
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.follow_symlinks(false);
+    let keys = ctx.store.list()?;
+    tar.append_dir_all("private", &private)
+        .map_err(|e| CliError::file(&out, e))?;
+    let gz = tar.into_inner().map_err(|e| CliError::file(&out, e))?;
+    let f = gz.finish().map_err(|e| CliError::file(&out, e))?;
+    f.sync_all().map_err(|e| CliError::file(&out, e))?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"archive": out, "keys": keys.len()})
+        );
+    } else {
+        println!("Backed up {} key(s) to {}", keys.len(), out.display());
+    }
+    Ok(())
+}
+
+/// Restores `private/*.key` from a backup: every key must decrypt and match its file name
+/// before anything is written; an existing different file for the same ID is never replaced.
+pub fn restore(ctx: &Context, archive: &Path) -> Result<(), CliError> {
+    let f = std::fs::File::open(archive).map_err(|e| CliError::file(archive, e))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut found: Vec<(KeyId, zeroize::Zeroizing<Vec<u8>>)> = Vec::new();
+    let entries = tar
+        .entries()
+        .map_err(|e| CliError::file(archive, format!("not a key backup: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| CliError::file(archive, format!("corrupted archive: {e}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| CliError::file(archive, e))?
+            .into_owned();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".key") else {
+            continue;
+        };
+        let Ok(id) = stem.parse::<KeyId>() else {
+            continue;
+        };
+        if entry.size() > 64 << 10 {
+            return Err(CliError::file(
+                archive,
+                format!("{name} is too large to be a key"),
+            ));
+        }
+        let mut data = zeroize::Zeroizing::new(Vec::new());
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| CliError::file(archive, format!("corrupted archive: {e}")))?;
+        found.push((id, data));
+    }
+    if found.is_empty() {
+        return Err(CliError::file(archive, "no key files in archive"));
+    }
+    let mut pass = ctx.passphrases()?;
+    let mut to_write = Vec::new();
+    let mut unchanged = 0;
+    for (id, data) in &found {
+        let decoded = key_file::decode(data, id, pass.as_mut())
+            .map_err(|e| CliError::Keys(format!("key {id} in backup: {e}")))?;
+        if &decoded.key.id() != id {
+            return Err(CliError::Keys(format!(
+                "key file {id}.key in backup holds key {}",
+                decoded.key.id()
+            )));
+        }
+        let existing = ctx.store.private_dir().join(format!("{id}.key"));
+        if let Ok(current) = std::fs::read(&existing) {
+            if current == data.as_slice() {
+                unchanged += 1;
+                continue;
+            }
+            return Err(CliError::Refused(format!(
+                "{} exists with different contents; not overwriting",
+                existing.display()
+            )));
+        }
+        to_write.push((id.clone(), decoded.info.role, data));
+    }
+    for (id, _, data) in &to_write {
+        ctx.store.write_file(id, data)?;
+    }
+    if ctx.json {
+        let restored: Vec<_> = to_write
+            .iter()
+            .map(|(id, role, _)| serde_json::json!({"id": id.to_string(), "role": role}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"restored": restored, "unchanged": unchanged})
+        );
+    } else {
+        for (id, role, _) in &to_write {
+            println!("Restored {role} key {id}");
+        }
+        println!(
+            "{} key(s) restored, {unchanged} already present",
+            to_write.len()
+        );
+    }
+    Ok(())
+}

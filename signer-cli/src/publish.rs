@@ -1,0 +1,414 @@
+//! Changing a repository the way docker does: initialise (root key reused from the store,
+//! new targets key, server-managed snapshot), sign tags into every role the user can sign,
+//! add and remove signers, revoke. Files are produced with signet-tuf's Go-identical producer,
+//! each changed role's version goes up by one, and no timestamp or snapshot is ever sent.
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::remote::Remote;
+use crate::trusted_repo::{self, TrustedRepo};
+use signet_keys::{KeyId, PrivateKey, PublicKey};
+use signet_tuf::{FileMeta, GoTime, Root, Targets};
+use std::collections::{BTreeMap, BTreeSet};
+use time::{Duration, OffsetDateTime};
+
+const ROOT_EXPIRY: Duration = Duration::days(3650);
+const TARGETS_EXPIRY: Duration = Duration::days(3 * 365);
+
+/// A repository being edited.
+pub struct Editor<'a> {
+    ctx: &'a Context,
+    pub remote: Remote,
+    pub gun: String,
+    now: OffsetDateTime,
+    root: Root,
+    root_dirty: bool,
+    /// Current typed targets files by role (`targets` and delegations).
+    files: BTreeMap<String, Targets>,
+    dirty: BTreeSet<String>,
+    pub initialized: bool,
+}
+
+fn fail(gun: &str, what: impl std::fmt::Display) -> CliError {
+    CliError::Refused(format!("{gun}: {what}"))
+}
+
+impl<'a> Editor<'a> {
+    /// Opens a verified repository, or initialises a new one like `docker trust`.
+    pub fn open(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
+        let remote = ctx.remote(gun)?;
+        let now = OffsetDateTime::now_utc();
+        match trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now)? {
+            Some(repo) => Ok(Self::from_repo(ctx, remote, repo, now)),
+            None => Self::initialise(ctx, remote, gun, now),
+        }
+    }
+
+    /// Opens a repository that must already exist.
+    pub fn open_existing(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
+        let remote = ctx.remote(gun)?;
+        let now = OffsetDateTime::now_utc();
+        let repo = trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now)?
+            .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
+        Ok(Self::from_repo(ctx, remote, repo, now))
+    }
+
+    fn from_repo(
+        ctx: &'a Context,
+        remote: Remote,
+        repo: TrustedRepo,
+        now: OffsetDateTime,
+    ) -> Editor<'a> {
+        let mut files = BTreeMap::new();
+        files.insert("targets".to_string(), repo.targets.signed.clone());
+        for (name, f) in &repo.delegations {
+            files.insert(name.clone(), f.signed.clone());
+        }
+        Editor {
+            ctx,
+            remote,
+            gun: repo.gun.clone(),
+            now,
+            root: repo.root.signed.clone(),
+            root_dirty: false,
+            files,
+            dirty: BTreeSet::new(),
+            initialized: false,
+        }
+    }
+
+    fn initialise(
+        ctx: &'a Context,
+        remote: Remote,
+        gun: &str,
+        now: OffsetDateTime,
+    ) -> Result<Editor<'a>, CliError> {
+        let mut pass = ctx.passphrases()?;
+        // docker reuses a root key already in the store; otherwise it makes one.
+        let existing_root = ctx.store.list()?.into_iter().find(|k| k.role == "root");
+        let root_key = match existing_root {
+            Some(k) => ctx.store.load(&k.id, pass.as_mut())?.1,
+            None => {
+                let k = PrivateKey::generate_ecdsa();
+                ctx.store.add(&k, "root", None, pass.as_mut())?;
+                k
+            }
+        };
+        let cert = signet_keys::root_certificate(&root_key, gun, now, now + ROOT_EXPIRY)
+            .map_err(|e| CliError::Keys(e.to_string()))?;
+        let targets_key = PrivateKey::generate_ecdsa();
+        ctx.store
+            .add(&targets_key, "targets", Some(gun), pass.as_mut())?;
+        let ts = remote.server_key(gun, "timestamp")?;
+        let snap = remote.server_key(gun, "snapshot")?;
+        let mut root = Root::new(GoTime::from_instant(now + ROOT_EXPIRY));
+        root.set_role_keys("root", vec![cert], 1);
+        root.set_role_keys("targets", vec![targets_key.public_key()], 1);
+        root.set_role_keys("snapshot", vec![snap], 1);
+        root.set_role_keys("timestamp", vec![ts], 1);
+        root.version = 0;
+        let mut targets = Targets::new(GoTime::from_instant(now + TARGETS_EXPIRY));
+        targets.version = 0;
+        let mut files = BTreeMap::new();
+        files.insert("targets".to_string(), targets);
+        let mut ed = Editor {
+            ctx,
+            remote,
+            gun: gun.to_string(),
+            now,
+            root,
+            root_dirty: false,
+            files,
+            dirty: BTreeSet::new(),
+            initialized: true,
+        };
+        ed.touch_root();
+        ed.touch("targets");
+        Ok(ed)
+    }
+
+    fn touch_root(&mut self) {
+        if !self.root_dirty {
+            self.root_dirty = true;
+            self.root.version += 1;
+            self.root.expires = GoTime::from_instant(self.now + ROOT_EXPIRY);
+        }
+    }
+
+    fn touch(&mut self, role: &str) {
+        if self.dirty.insert(role.to_string()) {
+            if let Some(f) = self.files.get_mut(role) {
+                f.version += 1;
+                f.expires = GoTime::from_instant(self.now + TARGETS_EXPIRY);
+            }
+        }
+    }
+
+    fn file_mut(&mut self, role: &str) -> &mut Targets {
+        let now = self.now;
+        self.files.entry(role.to_string()).or_insert_with(|| {
+            let mut t = Targets::new(GoTime::from_instant(now + TARGETS_EXPIRY));
+            t.version = 0;
+            t
+        })
+    }
+
+    pub fn targets(&self) -> Option<&Targets> {
+        self.files.get("targets")
+    }
+
+    /// Private keys in the store whose canonical ID is one of `listed` (metadata key IDs),
+    /// paired with the listed ID they sign as.
+    fn signing_keys(
+        &self,
+        listed: &BTreeMap<String, PublicKey>,
+    ) -> Result<Vec<(KeyId, PrivateKey)>, CliError> {
+        let held: BTreeSet<KeyId> = self.ctx.store.list()?.into_iter().map(|k| k.id).collect();
+        let mut out = Vec::new();
+        let mut pass = self.ctx.passphrases()?;
+        for (listed_id, key) in listed {
+            let Ok(canonical) = key.canonical_id() else {
+                continue;
+            };
+            if held.contains(&canonical) {
+                let (_, private) = self.ctx.store.load(&canonical, pass.as_mut())?;
+                let id: KeyId = listed_id
+                    .parse()
+                    .map_err(|_| CliError::Keys(format!("bad key ID {listed_id}")))?;
+                out.push((id, private));
+            }
+        }
+        Ok(out)
+    }
+
+    fn held_canonical_ids(&self) -> Result<BTreeSet<KeyId>, CliError> {
+        Ok(self.ctx.store.list()?.into_iter().map(|k| k.id).collect())
+    }
+
+    /// The roles docker signs a tag into: direct delegations of `targets` whose keys we hold
+    /// and whose paths cover the tag; `targets` itself when there are no delegations.
+    pub fn signable_roles(&self, tag: Option<&str>) -> Result<Vec<String>, CliError> {
+        let targets = self
+            .targets()
+            .ok_or_else(|| fail(&self.gun, "no targets role"))?;
+        let delegations = targets.delegated_roles();
+        if delegations.is_empty() {
+            return Ok(vec!["targets".into()]);
+        }
+        let held = self.held_canonical_ids()?;
+        let mut out = Vec::new();
+        for d in delegations {
+            if tag.is_some_and(|t| !d.covers(t)) {
+                continue;
+            }
+            let keys = targets
+                .delegation_keys(&d.name)
+                .map_err(|e| fail(&self.gun, e))?;
+            if keys
+                .keys
+                .values()
+                .any(|k| k.canonical_id().is_ok_and(|id| held.contains(&id)))
+            {
+                out.push(d.name.clone());
+            }
+        }
+        if out.is_empty() {
+            return Err(fail(&self.gun, "no valid signing keys for delegation roles (generate or load a signer key added with `signet signer add`)"));
+        }
+        Ok(out)
+    }
+
+    pub fn add_tag(
+        &mut self,
+        tag: &str,
+        sha256: [u8; 32],
+        size: i64,
+    ) -> Result<Vec<String>, CliError> {
+        let roles = self.signable_roles(Some(tag))?;
+        for role in &roles {
+            self.file_mut(role)
+                .targets
+                .get_or_insert_with(Default::default)
+                .insert(tag.to_string(), FileMeta::from_sha256(sha256, size));
+            self.touch(role);
+        }
+        Ok(roles)
+    }
+
+    /// Removes `tag` (or every tag) from the roles we can sign; returns the roles changed.
+    pub fn revoke(&mut self, tag: Option<&str>) -> Result<Vec<String>, CliError> {
+        let roles = self.signable_roles(tag)?;
+        let mut changed = Vec::new();
+        for role in roles {
+            let f = self.file_mut(&role);
+            let map = f.targets.get_or_insert_with(Default::default);
+            let removed = match tag {
+                Some(t) => map.remove(t).is_some(),
+                None => {
+                    let had = !map.is_empty();
+                    map.clear();
+                    had
+                }
+            };
+            if removed {
+                self.touch(&role);
+                changed.push(role);
+            }
+        }
+        if changed.is_empty() {
+            return Err(fail(
+                &self.gun,
+                match tag {
+                    Some(t) => format!("no signature for tag {t:?} in a role you can sign"),
+                    None => "no signed tags in a role you can sign".into(),
+                },
+            ));
+        }
+        Ok(changed)
+    }
+
+    pub fn add_signer(&mut self, name: &str, keys: Vec<PublicKey>) -> Result<(), CliError> {
+        let role = format!("targets/{name}");
+        if name == "releases" || !signet_tuf::role_name::is_delegation(&role) || name.contains('/')
+        {
+            return Err(CliError::Usage(format!("signer name {name:?} is reserved or invalid (lower-case letters, digits, '-', '_')")));
+        }
+        let t = self.file_mut("targets");
+        t.add_delegation_keys("targets/releases", keys.clone(), vec![String::new()]);
+        t.add_delegation_keys(&role, keys, vec![String::new()]);
+        self.touch("targets");
+        Ok(())
+    }
+
+    /// Removes `targets/<name>` and its keys from `targets/releases` (keys another signer
+    /// still uses stay). Refuses to leave releases keyless or below its threshold unless forced.
+    pub fn remove_signer(&mut self, name: &str, force: bool) -> Result<(), CliError> {
+        let role = format!("targets/{name}");
+        let gun = self.gun.clone();
+        let t = self.file_mut("targets");
+        let Some(d) = t.delegation(&role).cloned() else {
+            return Err(fail(&gun, format!("no signer {name:?}")));
+        };
+        t.remove_delegation(&role);
+        let still_used: BTreeSet<String> = t
+            .delegated_roles()
+            .iter()
+            .filter(|r| r.name != "targets/releases")
+            .flat_map(|r| r.key_ids().iter().cloned())
+            .collect();
+        let drop: Vec<String> = d
+            .key_ids()
+            .iter()
+            .filter(|k| !still_used.contains(*k))
+            .cloned()
+            .collect();
+        if let Some(rel) = t.delegation("targets/releases").cloned() {
+            let left = rel.key_ids().iter().filter(|k| !drop.contains(k)).count();
+            if (left == 0 || (left as i64) < rel.threshold) && !force {
+                return Err(fail(&gun, format!(
+                    "removing {name} leaves targets/releases with {left} key(s) for threshold {}: nobody could sign releases (use --force)",
+                    rel.threshold
+                )));
+            }
+            if left == 0 {
+                t.remove_delegation("targets/releases");
+            } else {
+                t.remove_delegation_keys("targets/releases", &drop);
+            }
+        }
+        self.touch("targets");
+        Ok(())
+    }
+
+    /// Signs every changed role and publishes them in one update.
+    pub fn publish(self) -> Result<Vec<String>, CliError> {
+        let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+        if self.root_dirty {
+            let keys = self
+                .root
+                .role_keys("root")
+                .map_err(|e| fail(&self.gun, e))?;
+            let signers = self.signing_keys(&keys.keys)?;
+            if signers.is_empty() {
+                return Err(fail(&self.gun, "no root key in the key store"));
+            }
+            let refs: Vec<(&KeyId, &PrivateKey)> = signers.iter().map(|(i, k)| (i, k)).collect();
+            let raw = signet_tuf::sign_and_serialize("root", &self.root, &refs)
+                .map_err(|e| fail(&self.gun, e))?;
+            parts.push(("root".into(), raw));
+        }
+        // Parents before children, as the server loads them.
+        let mut roles: Vec<&String> = self.dirty.iter().collect();
+        roles.sort_by_key(|r| (signet_tuf::role_name::depth(r), r.to_string()));
+        for role in roles {
+            let Some(file) = self.files.get(role) else {
+                continue;
+            };
+            let keys = if role == "targets" {
+                self.root
+                    .role_keys("targets")
+                    .map_err(|e| fail(&self.gun, e))?
+            } else {
+                let parent = signet_tuf::role_name::parent(role).unwrap_or("targets");
+                let pf = self
+                    .files
+                    .get(parent)
+                    .ok_or_else(|| fail(&self.gun, format!("{role}: parent not loaded")))?;
+                pf.delegation_keys(role).map_err(|e| fail(&self.gun, e))?
+            };
+            let signers = self.signing_keys(&keys.keys)?;
+            if signers.is_empty() {
+                return Err(fail(
+                    &self.gun,
+                    format!("no key in the key store can sign {role}"),
+                ));
+            }
+            let refs: Vec<(&KeyId, &PrivateKey)> = signers.iter().map(|(i, k)| (i, k)).collect();
+            let raw = signet_tuf::sign_and_serialize(role, file, &refs)
+                .map_err(|e| fail(&self.gun, e))?;
+            parts.push((role.clone(), raw));
+        }
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.remote.publish(&self.gun, &parts)?;
+        // Refresh the local cache from the server so later commands start from what it holds.
+        trusted_repo::fetch(
+            &self.remote,
+            &self.ctx.trust_dir,
+            &self.gun,
+            OffsetDateTime::now_utc(),
+        )?;
+        Ok(parts.into_iter().map(|(r, _)| r).collect())
+    }
+}
+
+/// Reads a signer's public key: a `PUBLIC KEY` PEM (as `docker trust key generate` writes) or
+/// a certificate.
+pub fn read_public_key(path: &std::path::Path) -> Result<PublicKey, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::file(path, e))?;
+    let block = signet_keys::pem::parse_one(&bytes).map_err(|e| CliError::file(path, e))?;
+    match block.label.as_str() {
+        "PUBLIC KEY" => {
+            let k = PublicKey::new(signet_keys::KeyType::Ecdsa, block.data.to_vec());
+            // Reject anything that is not a usable key now rather than at signing time.
+            let probe = k.verify("ecdsa", b"", &[0u8; 64]);
+            if let Err(signet_keys::KeyError::MalformedPublicKey { reason, .. }) = probe {
+                return Err(CliError::file(
+                    path,
+                    format!("not a P-256 public key: {reason}"),
+                ));
+            }
+            Ok(k)
+        }
+        "CERTIFICATE" => {
+            let k = PublicKey::new(signet_keys::KeyType::EcdsaX509, bytes.clone());
+            k.leaf_certificate().map_err(|e| CliError::file(path, e))?;
+            Ok(k)
+        }
+        other => Err(CliError::file(
+            path,
+            format!("expected a PUBLIC KEY or CERTIFICATE, found {other}"),
+        )),
+    }
+}

@@ -1,0 +1,206 @@
+//! The trust server over HTTPS, as docker reaches it: the server from `--server`,
+//! `DOCKER_CONTENT_TRUST_SERVER` or the registry host; the CA from `--tlscacert` or
+//! `$DOCKER_CONFIG/tls/<host:port>/*.crt`, plus the public web roots.
+
+use crate::error::CliError;
+use signet_keys::PublicKey;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limits the reference client applies (protocol reference §1.11).
+pub const TIMESTAMP_LIMIT: u64 = 1 << 20;
+pub const DEFAULT_LIMIT: u64 = 100 << 20;
+const KEY_LIMIT: u64 = 256 << 10;
+
+pub struct Remote {
+    pub server: String,
+    agent: ureq::Agent,
+}
+
+/// `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn docker_config_dir() -> PathBuf {
+    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
+    }
+}
+
+fn ca_files(server: &str, explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    let hostport = server
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let dir = docker_config_dir().join("tls").join(hostport);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+impl Remote {
+    pub fn new(server: &str, ca: Option<&Path>) -> Result<Remote, CliError> {
+        let server = server.trim_end_matches('/').to_string();
+        if !server.starts_with("https://") {
+            return Err(CliError::Usage(format!(
+                "trust server {server:?} must be an https:// URL"
+            )));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for f in ca_files(&server, ca) {
+            let pem = std::fs::read(&f).map_err(|e| CliError::file(&f, e))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| CliError::file(&f, e))?;
+                roots.add(cert).map_err(|e| CliError::file(&f, e))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let agent = ureq::AgentBuilder::new()
+            .tls_config(Arc::new(tls))
+            .timeout(Duration::from_secs(60))
+            .user_agent("signet")
+            .build();
+        Ok(Remote { server, agent })
+    }
+
+    fn err(&self, reason: impl std::fmt::Display) -> CliError {
+        CliError::Server {
+            server: self.server.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn url(&self, gun: &str, file: &str) -> String {
+        format!("{}/v2/{gun}/_trust/tuf/{file}", self.server)
+    }
+
+    /// GETs a metadata file; `Ok(None)` on 404. Refuses bodies above `limit` bytes, whether
+    /// announced by Content-Length or not.
+    pub fn get(&self, gun: &str, file: &str, limit: u64) -> Result<Option<Vec<u8>>, CliError> {
+        let resp = match self.agent.get(&self.url(gun, file)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(404, _)) => return Ok(None),
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(self.err(format!("GET {file}: HTTP {code}: {}", error_message(r))))
+            }
+            Err(e) => return Err(self.err(short_transport_error(&e))),
+        };
+        if let Some(len) = resp
+            .header("Content-Length")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if len > limit {
+                return Err(self.err(format!(
+                    "{file} is {len} bytes, more than the {limit} expected"
+                )));
+            }
+        }
+        let mut body = Vec::new();
+        resp.into_reader()
+            .take(limit + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| self.err(e))?;
+        if body.len() as u64 > limit {
+            return Err(self.err(format!("{file} is larger than the {limit} bytes expected")));
+        }
+        Ok(Some(body))
+    }
+
+    /// GET `<role>.key`: the public key the server holds for a role.
+    pub fn server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
+        let body = self
+            .get(gun, &format!("{role}.key"), KEY_LIMIT)?
+            .ok_or_else(|| self.err(format!("server has no {role} key for {gun}")))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| self.err(format!("{role}.key: {e}")))?;
+        let (Some(t), Some(p)) = (v["keytype"].as_str(), v["keyval"]["public"].as_str()) else {
+            return Err(self.err(format!("{role}.key is not a public key")));
+        };
+        PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
+    }
+
+    /// POSTs an update: one multipart part per role, named by the role (as notary does).
+    pub fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
+        let boundary = format!("signet{}", hex::encode(rand_bytes()));
+        let mut body = Vec::new();
+        for (role, data) in parts {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = self.agent.post(&self.url(gun, "")).set(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        );
+        match req.send_bytes(&body) {
+            Ok(_) => Ok(()),
+            Err(ureq::Error::Status(code, r)) => Err(self.err(format!(
+                "publish rejected (HTTP {code}): {}",
+                error_message(r)
+            ))),
+            Err(e) => Err(self.err(short_transport_error(&e))),
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 12] {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut out = [0u8; 12];
+    out.copy_from_slice(&t.to_le_bytes()[..12]);
+    out
+}
+
+/// The first error of a notary error envelope as `CODE: message (detail)`.
+fn error_message(r: ureq::Response) -> String {
+    let mut body = String::new();
+    let _ = r.into_reader().take(1024).read_to_string(&mut body);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let e = &v["errors"][0];
+    match (e["code"].as_str(), e["message"].as_str()) {
+        (Some(c), Some(m)) => {
+            let detail = e["detail"]["Error"]["Msg"]
+                .as_str()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            format!("{c}: {m}{detail}")
+        }
+        _ => body
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+fn short_transport_error(e: &ureq::Error) -> String {
+    let s = e.to_string();
+    if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
+        format!("TLS certificate not trusted (install its CA in $DOCKER_CONFIG/tls/<host:port>/ or pass --tlscacert): {s}")
+    } else {
+        s
+    }
+}
