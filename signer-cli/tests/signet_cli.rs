@@ -1,0 +1,404 @@
+//! The `signet` binary against Signet and against the reference notary-server, read back by
+//! the docker and notary CLIs.
+
+use signet_interop::*;
+use std::path::Path;
+use std::process::Command;
+
+const REPO: &str = "192.0.2.1:5000/app";
+const DIGEST: &str = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+/// `signet` with docker's environment: DOCKER_CONFIG (trust dir + CA), server, passphrases.
+struct Signet<'a> {
+    docker: &'a DockerCli,
+}
+
+impl Signet<'_> {
+    fn cmd(&self) -> Command {
+        let mut c = self.docker.command();
+        c.env_remove("DOCKER_HOST");
+        let mut s = Command::new(env!("CARGO_BIN_EXE_signet"));
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                s.env(k, v);
+            }
+        }
+        s.stdin(std::process::Stdio::null());
+        s
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let o = self.cmd().args(args).output().unwrap();
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    }
+
+    /// A failing run: exactly one line on stderr, naming the problem.
+    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let r = self.run(args);
+        assert_eq!(
+            r.status.code(),
+            Some(code),
+            "{args:?}: {} {}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "{args:?}: one line: {:?}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(needle),
+            "{args:?}: {:?} lacks {needle:?}",
+            r.stderr
+        );
+        r.stderr
+    }
+}
+
+fn sign_flow(server_url: &str, ca: &Path) -> (DockerCli, tempfile::TempDir) {
+    let docker = DockerCli::new(server_url, Some(ca));
+    let keys = tempfile::tempdir().unwrap();
+    let s = Signet { docker: &docker };
+    let gen = s
+        .run(&[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            keys.path().to_str().unwrap(),
+        ])
+        .ok("key generate");
+    assert!(gen.stdout.contains("alice.pub"));
+    let pubkey = keys.path().join("alice.pub");
+    s.run(&[
+        "signer",
+        "add",
+        "alice",
+        REPO,
+        "--key",
+        pubkey.to_str().unwrap(),
+    ])
+    .ok("signer add");
+    let sign = s
+        .run(&[
+            "sign",
+            &format!("{REPO}:v1"),
+            "--digest",
+            DIGEST,
+            "--size",
+            "523",
+        ])
+        .ok("sign");
+    assert!(
+        sign.stdout.contains("targets/releases") && sign.stdout.contains("targets/alice"),
+        "{}",
+        sign.stdout
+    );
+    let v = s.run(&["verify", &format!("{REPO}:v1")]).ok("verify");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+    (docker, keys)
+}
+
+#[test]
+fn sign_inspect_verify_revoke_against_signet_read_by_docker() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let (docker, keys) = sign_flow(&srv.url, &srv.ca_path);
+    let s = Signet { docker: &docker };
+
+    // docker reads what signet signed.
+    let di = docker
+        .run(&["trust", "inspect", REPO])
+        .ok("docker trust inspect");
+    let v: serde_json::Value = serde_json::from_str(&di.stdout).unwrap();
+    assert_eq!(v[0]["SignedTags"][0]["SignedTag"], "v1");
+    assert_eq!(
+        v[0]["SignedTags"][0]["Digest"],
+        DIGEST.trim_start_matches("sha256:")
+    );
+    assert_eq!(v[0]["SignedTags"][0]["Signers"][0], "alice");
+
+    // signet's own JSON has the same shape.
+    let si = s.run(&["inspect", REPO]).ok("inspect");
+    let sv: serde_json::Value = serde_json::from_str(&si.stdout).unwrap();
+    assert_eq!(sv[0]["SignedTags"], v[0]["SignedTags"]);
+    assert_eq!(sv[0]["Signers"][0]["Name"], "alice");
+    let status = s.run(&["--json", "status", REPO]).ok("status");
+    let st: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(st
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["role"] == "targets/alice" && !r["local_keys"].as_array().unwrap().is_empty()));
+
+    // A second signer, then removed for real.
+    let bob = signet_keys::PrivateKey::generate_ecdsa();
+    let bob_pub = keys.path().join("bob.pub");
+    std::fs::write(
+        &bob_pub,
+        signet_keys::key_file::encode_public(&bob.public_key(), "bob"),
+    )
+    .unwrap();
+    s.run(&[
+        "signer",
+        "add",
+        "bob",
+        REPO,
+        "--key",
+        bob_pub.to_str().unwrap(),
+    ])
+    .ok("add bob");
+    s.run(&["signer", "remove", "bob", REPO, "--yes"])
+        .ok("remove bob");
+    let di = docker
+        .run(&["trust", "inspect", REPO])
+        .ok("inspect after remove");
+    let v: serde_json::Value = serde_json::from_str(&di.stdout).unwrap();
+    let names: Vec<&str> = v[0]["Signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["alice"], "bob really removed");
+    // Removing the last releases signer would leave nobody able to sign.
+    s.fails(
+        &["signer", "remove", "alice", REPO, "--yes"],
+        1,
+        "use --force",
+    );
+
+    // Revoke: the tag no longer verifies.
+    s.run(&["revoke", &format!("{REPO}:v1"), "--yes"])
+        .ok("revoke");
+    s.fails(
+        &["verify", &format!("{REPO}:v1")],
+        3,
+        "no signed tag \"v1\"",
+    );
+    let di = docker
+        .run(&["trust", "inspect", "--pretty", REPO])
+        .ok("inspect after revoke");
+    assert!(
+        di.stdout.contains("No signatures for 192.0.2.1:5000/app"),
+        "{}",
+        di.stdout
+    );
+
+    // Clear one-line errors.
+    s.fails(
+        &["verify", "192.0.2.1:5000/nothing:v1"],
+        3,
+        "does not have trust data",
+    );
+    s.fails(
+        &[
+            "sign",
+            "192.0.2.1:5000/app",
+            "--digest",
+            DIGEST,
+            "--size",
+            "1",
+        ],
+        2,
+        "needs IMAGE:TAG",
+    );
+    s.fails(
+        &[
+            "sign",
+            &format!("{REPO}:v2"),
+            "--digest",
+            "sha256:zz",
+            "--size",
+            "1",
+        ],
+        2,
+        "is not sha256",
+    );
+}
+
+#[test]
+fn sign_against_the_reference_notary_server_read_by_notary() {
+    if !require_binaries(&["notary", "notary-server", "notary-signer"]) {
+        return;
+    }
+    let ns = NotaryServer::start();
+    let (_docker, _keys) = sign_flow(&ns.url, &ns.ca_path);
+    let notary = NotaryCli::new(&ns.url, &ns.ca_path);
+    let rows = notary.list(REPO);
+    let digest = DIGEST.trim_start_matches("sha256:").to_string();
+    assert!(
+        rows.contains(&(
+            "v1".to_string(),
+            digest.clone(),
+            523,
+            "targets/releases".to_string()
+        )),
+        "{rows:?}"
+    );
+    let alice = notary
+        .run(&["list", REPO, "--roles", "targets/alice"])
+        .ok("list alice");
+    assert!(alice.stdout.contains(&digest), "{}", alice.stdout);
+}
+
+#[test]
+fn keys_move_between_docker_and_signet_and_survive_backup_restore() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let s = Signet { docker: &docker };
+    let dir = tempfile::tempdir().unwrap();
+    docker
+        .run(&[
+            "trust",
+            "key",
+            "generate",
+            "carol",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .ok("docker key generate");
+    let list = s.run(&["--json", "key", "list"]).ok("key list");
+    let keys: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(keys[0]["role"], "carol");
+    assert_eq!(keys[0]["encrypted"], true);
+    let carol_id = keys[0]["id"].as_str().unwrap().to_string();
+    // signet uses docker's key to sign.
+    s.run(&[
+        "signer",
+        "add",
+        "carol",
+        REPO,
+        "--key",
+        dir.path().join("carol.pub").to_str().unwrap(),
+    ])
+    .ok("signer add");
+    s.run(&[
+        "sign",
+        &format!("{REPO}:v1"),
+        "--digest",
+        DIGEST,
+        "--size",
+        "9",
+    ])
+    .ok("sign with docker's key");
+
+    // Backup → wipe → restore → sign again.
+    let archive = dir.path().join("keys.tar.gz");
+    s.run(&["key", "backup", "-o", archive.to_str().unwrap()])
+        .ok("backup");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&archive).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        names
+            .lines()
+            .any(|l| l == format!("private/{carol_id}.key")),
+        "{names}"
+    );
+    let before = std::fs::read(
+        docker
+            .trust_dir()
+            .join("private")
+            .join(format!("{carol_id}.key")),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(docker.trust_dir().join("private")).unwrap();
+    s.fails(
+        &[
+            "sign",
+            &format!("{REPO}:v2"),
+            "--digest",
+            DIGEST,
+            "--size",
+            "9",
+        ],
+        1,
+        "no valid signing keys",
+    );
+    let restored = s
+        .run(&["key", "restore", archive.to_str().unwrap()])
+        .ok("restore");
+    assert!(
+        restored
+            .stdout
+            .contains(&format!("Restored carol key {carol_id}")),
+        "{}",
+        restored.stdout
+    );
+    assert_eq!(
+        std::fs::read(
+            docker
+                .trust_dir()
+                .join("private")
+                .join(format!("{carol_id}.key"))
+        )
+        .unwrap(),
+        before
+    );
+    s.run(&[
+        "sign",
+        &format!("{REPO}:v2"),
+        "--digest",
+        DIGEST,
+        "--size",
+        "9",
+    ])
+    .ok("sign after restore");
+
+    // Broken inputs: one line each.
+    let corrupt = dir.path().join("corrupt.tar.gz");
+    std::fs::write(&corrupt, b"\x1f\x8b\x08\x00garbage").unwrap();
+    s.fails(
+        &["key", "restore", corrupt.to_str().unwrap()],
+        1,
+        "corrupt.tar.gz",
+    );
+    let wrong = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .envs(
+            s.cmd()
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .env(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "not-the-passphrase",
+        )
+        .args(["key", "export", "--public", &carol_id])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        err.contains(&format!("wrong passphrase for carol key {carol_id}")),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-passphrase"));
+    s.fails(
+        &[
+            "key",
+            "remove",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ],
+        1,
+        "no key with ID",
+    );
+}
