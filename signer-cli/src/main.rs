@@ -126,6 +126,16 @@ enum KeyCommand {
     },
     /// Restore keys from a backup after checking each decrypts and matches its ID.
     Restore { archive: PathBuf },
+    /// Replace a repository's root, targets or (server-managed) snapshot key.
+    Rotate {
+        /// IMAGE (repository)
+        image: String,
+        /// root, targets or snapshot
+        role: String,
+        /// Let the server hold the new key (required for snapshot and timestamp).
+        #[arg(long)]
+        server_managed: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +215,38 @@ fn run(cli: Cli) -> Result<(), CliError> {
             KeyCommand::Export { id, .. } => keys_cmd::export_public(&ctx, &id),
             KeyCommand::Backup { output } => keys_cmd::backup(&ctx, output),
             KeyCommand::Restore { archive } => keys_cmd::restore(&ctx, &archive),
+            KeyCommand::Rotate {
+                image,
+                role,
+                server_managed,
+            } => {
+                let r = image_ref::parse(&image)?;
+                let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
+                let id = match (role.as_str(), server_managed) {
+                    ("root", false) => ed.rotate_root()?,
+                    ("targets", false) => ed.rotate_targets()?,
+                    ("snapshot" | "timestamp", true) => ed.rotate_server_key(&role)?,
+                    ("snapshot", false) => {
+                        return Err(CliError::Usage("client-held snapshot keys are not supported: use --server-managed".into()))
+                    }
+                    (other, _) => {
+                        return Err(CliError::Usage(format!("cannot rotate {other:?} (root, targets, or snapshot/timestamp with --server-managed)")))
+                    }
+                };
+                ed.publish()?;
+                if ctx.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"gun": r.gun, "role": role, "key_id": id.to_string()})
+                    );
+                } else {
+                    println!(
+                        "Successfully rotated {role} key for {}: new key {id}",
+                        r.gun
+                    );
+                }
+                Ok(())
+            }
         },
         Command::Sign {
             image,

@@ -27,6 +27,8 @@ pub struct Editor<'a> {
     files: BTreeMap<String, Targets>,
     dirty: BTreeSet<String>,
     pub initialized: bool,
+    /// Root keys of the root being replaced (they sign a rotated root too).
+    previous_root_keys: BTreeMap<String, PublicKey>,
 }
 
 fn fail(gun: &str, what: impl std::fmt::Display) -> CliError {
@@ -74,6 +76,7 @@ impl<'a> Editor<'a> {
             files,
             dirty: BTreeSet::new(),
             initialized: false,
+            previous_root_keys: BTreeMap::new(),
         }
     }
 
@@ -121,6 +124,7 @@ impl<'a> Editor<'a> {
             files,
             dirty: BTreeSet::new(),
             initialized: true,
+            previous_root_keys: BTreeMap::new(),
         };
         ed.touch_root();
         ed.touch("targets");
@@ -216,6 +220,47 @@ impl<'a> Editor<'a> {
             return Err(fail(&self.gun, "no valid signing keys for delegation roles (generate or load a signer key added with `signet signer add`)"));
         }
         Ok(out)
+    }
+
+    /// Replaces the root key: a new key and certificate; the new root is signed by the old
+    /// and the new keys, as notary does.
+    pub fn rotate_root(&mut self) -> Result<KeyId, CliError> {
+        let old = self
+            .root
+            .role_keys("root")
+            .map_err(|e| fail(&self.gun, e))?;
+        let key = PrivateKey::generate_ecdsa();
+        let mut pass = self.ctx.passphrases()?;
+        self.ctx.store.add(&key, "root", None, pass.as_mut())?;
+        let cert = signet_keys::root_certificate(&key, &self.gun, self.now, self.now + ROOT_EXPIRY)
+            .map_err(|e| CliError::Keys(e.to_string()))?;
+        self.previous_root_keys = old.keys;
+        self.root.set_role_keys("root", vec![cert], 1);
+        self.touch_root();
+        Ok(key.id())
+    }
+
+    /// Replaces the targets key and re-signs targets with it.
+    pub fn rotate_targets(&mut self) -> Result<KeyId, CliError> {
+        let key = PrivateKey::generate_ecdsa();
+        let mut pass = self.ctx.passphrases()?;
+        self.ctx
+            .store
+            .add(&key, "targets", Some(&self.gun.clone()), pass.as_mut())?;
+        self.root
+            .set_role_keys("targets", vec![key.public_key()], 1);
+        self.touch_root();
+        self.touch("targets");
+        Ok(key.id())
+    }
+
+    /// Asks the server for a new snapshot key and lists it in root.
+    pub fn rotate_server_key(&mut self, role: &str) -> Result<KeyId, CliError> {
+        let key = self.remote.rotate_server_key(&self.gun, role)?;
+        let id = key.id();
+        self.root.set_role_keys(role, vec![key], 1);
+        self.touch_root();
+        Ok(id)
     }
 
     pub fn add_tag(
@@ -328,9 +373,17 @@ impl<'a> Editor<'a> {
                 .root
                 .role_keys("root")
                 .map_err(|e| fail(&self.gun, e))?;
-            let signers = self.signing_keys(&keys.keys)?;
+            let mut signers = self.signing_keys(&keys.keys)?;
             if signers.is_empty() {
                 return Err(fail(&self.gun, "no root key in the key store"));
+            }
+            // A rotated root is also signed by the previous root keys, so clients that trust
+            // the old root accept the new one.
+            let extra = self.signing_keys(&self.previous_root_keys)?;
+            for (id, k) in extra {
+                if !signers.iter().any(|(i, _)| *i == id) {
+                    signers.push((id, k));
+                }
             }
             let refs: Vec<(&KeyId, &PrivateKey)> = signers.iter().map(|(i, k)| (i, k)).collect();
             let raw = signet_tuf::sign_and_serialize("root", &self.root, &refs)

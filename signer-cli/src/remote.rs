@@ -135,6 +135,35 @@ impl Remote {
         PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
     }
 
+    /// POST `<role>.key`: the server makes a new key for the role (used once a root lists it).
+    pub fn rotate_server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
+        let resp = match self
+            .agent
+            .post(&self.url(gun, &format!("{role}.key")))
+            .call()
+        {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(self.err(format!(
+                    "rotating {role} key: HTTP {code}: {}",
+                    error_message(r)
+                )))
+            }
+            Err(e) => return Err(self.err(short_transport_error(&e))),
+        };
+        let mut body = String::new();
+        resp.into_reader()
+            .take(KEY_LIMIT)
+            .read_to_string(&mut body)
+            .map_err(|e| self.err(e))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| self.err(format!("{role}.key: {e}")))?;
+        let (Some(t), Some(p)) = (v["keytype"].as_str(), v["keyval"]["public"].as_str()) else {
+            return Err(self.err(format!("{role}.key is not a public key")));
+        };
+        PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
+    }
+
     /// POSTs an update: one multipart part per role, named by the role (as notary does).
     pub fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
         let boundary = format!("signet{}", hex::encode(rand_bytes()));

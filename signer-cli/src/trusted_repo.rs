@@ -47,10 +47,16 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn fail(&self, role: &str, e: impl std::fmt::Display) -> CliError {
+        let reason = e.to_string();
+        // signet-tuf errors already start with the role; say it once.
+        let reason = reason
+            .strip_prefix(&format!("{role}: "))
+            .map(str::to_string)
+            .unwrap_or(reason);
         CliError::Verification {
             gun: self.gun.to_string(),
             role: role.to_string(),
-            reason: e.to_string(),
+            reason,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The `signet` binary against Signet and against the reference notary-server, read back by
 //! the docker and notary CLIs.
 
+use signet_interop::upload;
 use signet_interop::*;
 use std::path::Path;
 use std::process::Command;
@@ -400,5 +401,134 @@ fn keys_move_between_docker_and_signet_and_survive_backup_restore() {
         ],
         1,
         "no key with ID",
+    );
+}
+
+#[test]
+fn key_rotation_keeps_existing_clients_working() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let (docker, _keys) = sign_flow(&srv.url, &srv.ca_path);
+    let s = Signet { docker: &docker };
+    // A docker client that cached the original root before the rotations.
+    let watcher = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    watcher
+        .run(&["trust", "inspect", REPO])
+        .ok("watcher caches root v1");
+
+    let before = signet_tuf::SignedRoot::from_bytes(
+        "root",
+        &upload::get(
+            &https_agent(&srv.ca_path),
+            &format!("{}/v2/{REPO}/_trust/tuf/root.json", srv.url),
+        )
+        .1,
+    )
+    .unwrap();
+    s.run(&["key", "rotate", REPO, "root"]).ok("rotate root");
+    s.run(&["key", "rotate", REPO, "targets"])
+        .ok("rotate targets");
+    s.run(&["key", "rotate", REPO, "snapshot", "--server-managed"])
+        .ok("rotate snapshot");
+    s.fails(&["key", "rotate", REPO, "snapshot"], 2, "--server-managed");
+    let after = signet_tuf::SignedRoot::from_bytes(
+        "root",
+        &upload::get(
+            &https_agent(&srv.ca_path),
+            &format!("{}/v2/{REPO}/_trust/tuf/root.json", srv.url),
+        )
+        .1,
+    )
+    .unwrap();
+    assert_eq!(after.version(), before.version() + 3);
+    for role in ["root", "targets", "snapshot"] {
+        assert_ne!(
+            after.signed.role_entry(role).unwrap().keyids,
+            before.signed.role_entry(role).unwrap().keyids,
+            "{role} key rotated"
+        );
+    }
+    s.run(&[
+        "sign",
+        &format!("{REPO}:v2"),
+        "--digest",
+        DIGEST,
+        "--size",
+        "1",
+    ])
+    .ok("sign after rotations");
+    // The old client walks the root chain; a fresh one trusts the new root on first use.
+    let seen = watcher
+        .run(&["trust", "inspect", REPO])
+        .ok("watcher after rotation");
+    assert!(
+        seen.stdout.contains("\"SignedTag\": \"v2\""),
+        "{}",
+        seen.stdout
+    );
+    let fresh = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let fs = Signet { docker: &fresh };
+    assert_eq!(
+        fs.run(&["verify", &format!("{REPO}:v2")])
+            .ok("fresh verify")
+            .stdout,
+        format!("{DIGEST}\n")
+    );
+}
+
+#[test]
+fn tampered_and_expired_metadata_are_refused_naming_the_role() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let (docker, _keys) = sign_flow(&srv.url, &srv.ca_path);
+    let s = Signet { docker: &docker };
+
+    // A server that serves other bytes for targets/releases than the snapshot names.
+    let db = rusqlite::Connection::open(srv.data_dir.path().join("signet.sqlite")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE tuf_files SET data = CAST(replace(CAST(data AS TEXT), '\"length\":523', '\"length\":524') AS BLOB) WHERE role = 'targets/releases'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let fresh = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let fs = Signet { docker: &fresh };
+    fs.fails(
+        &["verify", &format!("{REPO}:v1")],
+        3,
+        "192.0.2.1:5000/app: targets/releases: sha256 hash does not match",
+    );
+
+    // Metadata that expired after it was published.
+    let gun = "192.0.2.1:5000/expiring";
+    let agent = https_agent(&srv.ca_path);
+    let keys = upload::RepoKeys::new(gun);
+    let ts = upload::server_key(&agent, &srv.url, gun, "timestamp");
+    let snap = upload::server_key(&agent, &srv.url, gun, "snapshot");
+    let mut t = signet_tuf::Targets::new(signet_tuf::GoTime::from_instant(
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(2),
+    ));
+    t.targets
+        .get_or_insert_with(Default::default)
+        .insert("v1".into(), signet_tuf::FileMeta::from_bytes(b"x"));
+    let tid = keys.targets.id();
+    let targets = signet_tuf::sign_and_serialize("targets", &t, &[(&tid, &keys.targets)]).unwrap();
+    let (st, body) = upload::post_update(
+        &agent,
+        &srv.url,
+        gun,
+        &[("root", &keys.root(1, &ts, &snap)), ("targets", &targets)],
+    );
+    assert_eq!(st, 200, "{body}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    s.fails(
+        &["verify", &format!("{gun}:v1")],
+        3,
+        "192.0.2.1:5000/expiring: targets: expired at",
     );
 }
