@@ -6,6 +6,7 @@ mod image_ref;
 mod inspect;
 mod keys_cmd;
 mod publish;
+mod registry;
 mod remote;
 mod trusted_repo;
 
@@ -59,12 +60,12 @@ enum Command {
     Sign {
         /// IMAGE:TAG
         image: String,
-        /// Manifest digest (sha256:...).
-        #[arg(long)]
-        digest: String,
-        /// Manifest size in bytes.
-        #[arg(long)]
-        size: i64,
+        /// Manifest digest (sha256:...); looked up in the registry when omitted.
+        #[arg(long, requires = "size")]
+        digest: Option<String>,
+        /// Manifest size in bytes (with --digest).
+        #[arg(long, requires = "digest")]
+        size: Option<i64>,
     },
     /// Remove the signature of a tag (or of every tag) from the roles you can sign.
     Revoke {
@@ -257,10 +258,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let tag = r
                 .tag
                 .ok_or_else(|| CliError::Usage(format!("{image}: sign needs IMAGE:TAG")))?;
-            if size < 0 {
-                return Err(CliError::Usage("--size must not be negative".into()));
-            }
-            let sha = parse_digest(&digest)?;
+            let (sha, size) = match (digest, size) {
+                (Some(d), Some(n)) if n >= 0 => (parse_digest(&d)?, n),
+                (Some(_), Some(_)) => {
+                    return Err(CliError::Usage("--size must not be negative".into()))
+                }
+                _ => {
+                    let m = registry::resolve(&r.gun, &tag)?;
+                    (m.sha256, m.size)
+                }
+            };
             let mut ed = publish::Editor::open(&ctx, &r.gun)?;
             let init = ed.initialized;
             let roles = ed.add_tag(&tag, sha, size)?;
