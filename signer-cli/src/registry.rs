@@ -120,6 +120,8 @@ pub fn resolve(gun: &str, tag: &str) -> Result<Manifest, CliError> {
     Err(last.unwrap_or_else(|| err(api_host, "unreachable")))
 }
 
+// ureq's error carries the whole response; it is matched on at once, never propagated.
+#[allow(clippy::result_large_err)]
 fn fetch(agent: &ureq::Agent, host: &str, url: &str, path: &str) -> Result<Manifest, CliError> {
     let get = |auth: Option<&str>| {
         let mut req = agent.get(url).set("Accept", ACCEPT);
