@@ -4,7 +4,7 @@ use crate::api_error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::multipart;
 use crate::signer::{ServerRole, Signer};
-use crate::store::{MetaReader, NewMeta, SqliteStore, StoreError};
+use crate::store::{NewMeta, Store, StoreError};
 use crate::update::{self, UpdateError, Upload};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -49,7 +49,7 @@ struct CachedFile {
 }
 
 pub struct App {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     signer: Arc<Signer>,
     cfg: HttpConfig,
     pub metrics: Metrics,
@@ -173,15 +173,27 @@ fn percent_decode(path: &str) -> Option<String> {
 }
 
 impl App {
-    pub fn new(store: Arc<SqliteStore>, signer: Arc<Signer>, cfg: HttpConfig) -> Self {
-        App {
+    pub fn new(store: Arc<dyn Store>, signer: Arc<Signer>, cfg: HttpConfig) -> Arc<Self> {
+        let app = Arc::new(App {
             store,
             signer,
             cfg,
             metrics: Metrics::default(),
             cache: RwLock::new(HashMap::new()),
             gun_locks: Mutex::new(HashMap::new()),
-        }
+        });
+        // Other instances sharing the database announce their changes; drop what we cached.
+        let weak = Arc::downgrade(&app);
+        app.store.watch_changes(Box::new(move |gun| {
+            if let Some(app) = weak.upgrade() {
+                if gun == "*" {
+                    app.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
+                } else {
+                    app.invalidate(gun);
+                }
+            }
+        }));
+        app
     }
 
     pub async fn handle(
@@ -565,7 +577,7 @@ impl App {
     }
 
     fn root_key_ids(
-        store: &SqliteStore,
+        store: &dyn Store,
         gun: &str,
         role: ServerRole,
     ) -> Result<Vec<String>, ApiError> {
@@ -587,7 +599,7 @@ impl App {
         let (app, g) = (self.clone(), gun.to_string());
         let key = self
             .blocking(move || {
-                let ids = Self::root_key_ids(&app.store, &g, role)?;
+                let ids = Self::root_key_ids(app.store.as_ref(), &g, role)?;
                 app.signer
                     .get_or_create(&g, role, &ids)
                     .map_err(|_| ApiError::new(ErrorCode::Unknown))
@@ -602,7 +614,7 @@ impl App {
         let (app, g) = (self.clone(), gun.to_string());
         let key = self
             .blocking(move || {
-                let ids = Self::root_key_ids(&app.store, &g, role)?;
+                let ids = Self::root_key_ids(app.store.as_ref(), &g, role)?;
                 app.signer
                     .rotate(&g, role, &ids)
                     .map_err(|_| ApiError::new(ErrorCode::Unknown))

@@ -38,7 +38,8 @@ struct ServeArgs {
     /// Directory for the database, TLS material and the generated signer passphrase.
     #[arg(long, env = "SIGNET_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Database: a SQLite file path or sqlite:// URL (default <data-dir>/signet.sqlite).
+    /// Database: a SQLite file path, or a postgres:// URL shared by several instances
+    /// (default <data-dir>/signet.sqlite).
     #[arg(long, env = "SIGNET_DATABASE")]
     database: Option<String>,
     /// TLS certificate (PEM) instead of the generated self-signed one.
@@ -146,9 +147,11 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
     let database = match args.database.or(file.database) {
         None => None,
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            return Err("PostgreSQL is not supported yet; use a SQLite path".into())
+            Some(serve::Database::Postgres(url))
         }
-        Some(url) => Some(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url))),
+        Some(url) => Some(serve::Database::Sqlite(PathBuf::from(
+            url.strip_prefix("sqlite://").unwrap_or(&url),
+        ))),
     };
     let mut san = args.tls_san;
     san.extend(file.tls_san);

@@ -2,7 +2,7 @@
 
 use crate::http::{App, HttpConfig};
 use crate::signer::Signer;
-use crate::store::SqliteStore;
+use crate::store::{PgStore, SqliteStore, Store};
 use crate::tls;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
@@ -26,12 +26,19 @@ pub enum TlsMode {
     Insecure,
 }
 
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL; several instances may share it.
+    Postgres(String),
+}
+
 #[derive(Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// SQLite file; defaults to `<data-dir>/signet.sqlite`.
-    pub database: Option<PathBuf>,
+    /// Where metadata lives; `None` is SQLite in `<data-dir>/signet.sqlite`.
+    pub database: Option<Database>,
     pub tls: TlsMode,
     pub http: HttpConfig,
     pub signer_passphrase: Zeroizing<String>,
@@ -53,6 +60,8 @@ pub enum ServeError {
     Signer(#[from] crate::signer::SignerError),
     #[error("{0}")]
     Tls(#[from] tls::TlsError),
+    #[error("starting: {0}")]
+    Startup(String),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -99,15 +108,24 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         path: cfg.data_dir.display().to_string(),
         source,
     })?;
-    let db = cfg
-        .database
-        .clone()
-        .unwrap_or_else(|| cfg.data_dir.join("signet.sqlite"));
-    let store = Arc::new(SqliteStore::open(&db)?);
-    let signer = Arc::new(Signer::open(
-        store.clone(),
-        cfg.signer_passphrase.as_bytes(),
-    )?);
+    // Opening the database (the PostgreSQL client is blocking) and deriving the signer's
+    // key-encryption key (argon2id) both block: keep them off the async runtime.
+    let (database, data_dir, passphrase) = (
+        cfg.database.clone(),
+        cfg.data_dir.clone(),
+        cfg.signer_passphrase.clone(),
+    );
+    let (store, signer) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+        let store: Arc<dyn Store> = match database {
+            None => Arc::new(SqliteStore::open(&data_dir.join("signet.sqlite"))?),
+            Some(Database::Sqlite(path)) => Arc::new(SqliteStore::open(&path)?),
+            Some(Database::Postgres(url)) => Arc::new(PgStore::open(&url)?),
+        };
+        let signer = Arc::new(Signer::open(store.clone(), passphrase.as_bytes())?);
+        Ok((store, signer))
+    })
+    .await
+    .map_err(|e| ServeError::Startup(e.to_string()))??;
     let (acceptor, ca_cert, scheme) = match &cfg.tls {
         TlsMode::SelfSigned { extra_names } => {
             let ss = tls::ensure_self_signed(&cfg.data_dir, extra_names)?;
@@ -134,7 +152,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         addr: cfg.listen,
         source,
     })?;
-    let app = Arc::new(App::new(store, signer, cfg.http.clone()));
+    let app = App::new(store, signer, cfg.http.clone());
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let loop_app = app.clone();
     let task = tokio::spawn(async move {

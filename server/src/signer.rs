@@ -5,7 +5,7 @@
 //! GUN as associated data, so a row copied to another GUN does not open. Opened keys are kept
 //! in memory (zeroized on drop) so signing never pays for argon2id.
 
-use crate::store::{SealedKey, SqliteStore, StoreError};
+use crate::store::{SealedKey, Store, StoreError};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
@@ -58,7 +58,7 @@ const SEAL_VERSION: u8 = 1;
 const CHECK_PLAINTEXT: &[u8] = b"signet signer passphrase check";
 
 pub struct Signer {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     kek: Zeroizing<[u8; 32]>,
     open_keys: Mutex<HashMap<(String, String), Arc<PrivateKey>>>,
 }
@@ -112,7 +112,7 @@ fn aad(key_id: &str, gun: &str) -> Vec<u8> {
 impl Signer {
     /// Derives the key-encryption key (argon2id, salt stored once per database) and checks
     /// the passphrase against a sealed check value.
-    pub fn open(store: Arc<SqliteStore>, passphrase: &[u8]) -> Result<Self, SignerError> {
+    pub fn open(store: Arc<dyn Store>, passphrase: &[u8]) -> Result<Self, SignerError> {
         let mut salt = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let salt = store.signer_meta_init("kek_salt", &salt)?;
@@ -251,6 +251,7 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SqliteStore;
 
     fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
         let dir = tempfile::tempdir().unwrap();

@@ -481,7 +481,7 @@ pub fn current_timestamp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::{SqliteStore, Store};
     use signet_keys::PrivateKey;
     use signet_tuf::{sign_and_serialize, FileMeta, Root, Targets};
     use std::sync::Arc;

@@ -260,6 +260,16 @@ impl SignetServer {
         )
     }
 
+    /// Starts on a PostgreSQL database (several servers may share one).
+    pub fn start_on_postgres(url: &str) -> SignetServer {
+        Self::start_full(
+            tempfile::tempdir().expect("tempdir"),
+            Default::default(),
+            vec![],
+            Some(signet_server::serve::Database::Postgres(url.to_string())),
+        )
+    }
+
     /// Starts on an existing data directory (e.g. to restart a stopped server), with the
     /// given HTTP settings and extra names for the self-signed certificate.
     pub fn start_with(
@@ -267,10 +277,19 @@ impl SignetServer {
         http: signet_server::http::HttpConfig,
         extra_names: Vec<String>,
     ) -> SignetServer {
+        Self::start_full(data_dir, http, extra_names, None)
+    }
+
+    fn start_full(
+        data_dir: tempfile::TempDir,
+        http: signet_server::http::HttpConfig,
+        extra_names: Vec<String>,
+        database: Option<signet_server::serve::Database>,
+    ) -> SignetServer {
         let cfg = signet_server::serve::ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: data_dir.path().to_path_buf(),
-            database: None,
+            database,
             tls: signet_server::serve::TlsMode::SelfSigned { extra_names },
             http,
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
@@ -660,5 +679,134 @@ impl Drop for Dockerd {
             }
         }
         self.proc.take();
+    }
+}
+
+/// A throwaway PostgreSQL 15 cluster (initdb + pg_ctl from the machine's binaries) on a free
+/// loopback port, run as the `postgres` user, trust authentication, stopped on drop.
+pub struct Postgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn as_postgres(args: &[&str]) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"]).args(args);
+    c
+}
+
+impl Postgres {
+    pub fn available() -> bool {
+        Path::new(PG_BIN).join("initdb").exists() && which("runuser").is_some()
+    }
+
+    pub fn start() -> Postgres {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let chown = |p: &Path| {
+            let st = Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(p)
+                .status()
+                .expect("chown");
+            assert!(st.success());
+        };
+        // The postgres user must be able to reach and own the cluster directory.
+        std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let data = root.join("data");
+        std::fs::create_dir(&data).expect("mkdir");
+        chown(root);
+        let initdb = format!("{PG_BIN}/initdb");
+        let out = as_postgres(&[
+            &initdb,
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+        ])
+        .output()
+        .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            root.display()
+        );
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let log = root.join("pg.log");
+        let out = as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ])
+        .output()
+        .expect("pg_ctl start");
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Postgres { port, dir }
+    }
+
+    /// Creates a database and returns its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        let createdb = format!("{PG_BIN}/createdb");
+        let port = self.port.to_string();
+        let out = as_postgres(&[
+            &createdb,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            name,
+        ])
+        .output()
+        .expect("createdb");
+        assert!(
+            out.status.success(),
+            "createdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let data = self.dir.path().join("data");
+        let _ = as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap_or(""),
+            "-m",
+            "immediate",
+            "stop",
+        ])
+        .output();
     }
 }

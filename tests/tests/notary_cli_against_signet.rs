@@ -10,7 +10,20 @@ fn notary_cli_full_life_cycle() {
     if !require_binaries(&["notary"]) {
         return;
     }
-    let srv = SignetServer::start();
+    life_cycle(&SignetServer::start());
+}
+
+#[test]
+fn notary_cli_full_life_cycle_on_postgres() {
+    if !require_binaries(&["notary", "runuser"]) || !Postgres::available() {
+        return;
+    }
+    let pg = Postgres::start();
+    let url = pg.create_database("lifecycle");
+    life_cycle(&SignetServer::start_on_postgres(&url));
+}
+
+fn life_cycle(srv: &SignetServer) {
     let admin = NotaryCli::new(&srv.url, &srv.ca_path);
     let files = tempfile::tempdir().unwrap();
 

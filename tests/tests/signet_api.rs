@@ -32,7 +32,22 @@ fn publish_repo(
 
 #[test]
 fn metadata_routes_serve_raw_bytes_with_reference_headers() {
-    let srv = SignetServer::start();
+    metadata_routes(SignetServer::start());
+}
+
+#[test]
+fn metadata_routes_on_postgres() {
+    if !Postgres::available() {
+        return;
+    }
+    let pg = Postgres::start();
+    metadata_routes(SignetServer::start_on_postgres(
+        &pg.create_database("routes"),
+    ));
+    changefeed(SignetServer::start_on_postgres(&pg.create_database("feed")));
+}
+
+fn metadata_routes(srv: SignetServer) {
     let a = https_agent(&srv.ca_path);
     let base = format!("{}/v2/{GUN}/_trust/tuf", srv.url);
     assert_eq!(
@@ -173,7 +188,10 @@ fn server_keys_are_reused_until_used_and_rotated_by_post() {
 
 #[test]
 fn changefeed_pages_like_the_reference() {
-    let srv = SignetServer::start();
+    changefeed(SignetServer::start());
+}
+
+fn changefeed(srv: SignetServer) {
     let a = https_agent(&srv.ca_path);
     let feed = |q: &str| upload::get(&a, &format!("{}/v2/_trust/changefeed?{q}", srv.url));
     assert_eq!(

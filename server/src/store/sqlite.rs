@@ -1,85 +1,12 @@
-//! Storage of metadata versions, the changefeed and sealed server keys (SQLite).
-//!
-//! Every version of every role is kept with its raw bytes and hex SHA-256: clients fetch old
-//! roots by version and everything else by checksum. An update is one transaction.
+//! The SQLite backend: the embedded default, one instance.
 
+use super::{
+    from_micros, micros, Change, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
-use thiserror::Error;
 use time::OffsetDateTime;
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("version {version} of {role} is not newer than the stored one")]
-    OldVersion { role: String, version: i64 },
-    #[error("database: {0}")]
-    Backend(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-/// One stored metadata file.
-#[derive(Clone, Debug)]
-pub struct StoredMeta {
-    pub role: String,
-    pub version: i64,
-    pub bytes: bytes::Bytes,
-    pub sha256_hex: String,
-    pub created_at: OffsetDateTime,
-}
-
-/// A file to store.
-#[derive(Clone, Debug)]
-pub struct NewMeta {
-    pub role: String,
-    pub version: i64,
-    pub bytes: Vec<u8>,
-}
-
-/// One changefeed record, serialised with Go's field names.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Change {
-    #[serde(rename = "ID")]
-    pub id: String,
-    #[serde(rename = "CreatedAt", with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(rename = "GUN")]
-    pub gun: String,
-    #[serde(rename = "Version")]
-    pub version: i64,
-    #[serde(rename = "SHA256")]
-    pub sha256: String,
-    #[serde(rename = "Category")]
-    pub category: String,
-}
-
-/// A server-held private key, already sealed by the signer.
-#[derive(Clone, Debug)]
-pub struct SealedKey {
-    pub key_id: String,
-    pub gun: String,
-    pub role: String,
-    pub algorithm: String,
-    pub public: Vec<u8>,
-    pub sealed_private: Vec<u8>,
-    pub used: bool,
-}
-
-/// Read access that validation needs.
-pub trait MetaReader {
-    fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
-    fn by_checksum(
-        &self,
-        gun: &str,
-        role: &str,
-        sha256_hex: &str,
-    ) -> Result<Option<StoredMeta>, StoreError>;
-}
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -123,13 +50,10 @@ CREATE TABLE IF NOT EXISTS signer_meta (
 );
 ";
 
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
-
-fn from_micros(us: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
 }
 
 impl SqliteStore {
@@ -162,8 +86,10 @@ impl SqliteStore {
             created_at: from_micros(row.get(4)?),
         })
     }
+}
 
-    pub fn by_version(
+impl Store for SqliteStore {
+    fn by_version(
         &self,
         gun: &str,
         role: &str,
@@ -181,7 +107,7 @@ impl SqliteStore {
 
     /// Stores an update in one transaction. Every role's version must be strictly greater
     /// than any stored version of that role; a timestamp also writes a changefeed record.
-    pub fn update_many(
+    fn update_many(
         &self,
         gun: &str,
         rows: &[NewMeta],
@@ -225,7 +151,7 @@ impl SqliteStore {
     }
 
     /// Deletes every version of every role of a GUN; returns how many files were removed.
-    pub fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
+    fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM tuf_files WHERE gun=?1", params![gun])?;
@@ -242,7 +168,7 @@ impl SqliteStore {
     /// Changefeed page: after `change_id` (exclusive) forwards, or before it backwards when
     /// `records` is negative; `change_id` < 0 with backwards paging starts at the newest.
     /// Always returned oldest first.
-    pub fn changefeed(
+    fn changefeed(
         &self,
         gun: Option<&str>,
         change_id: i64,
@@ -280,7 +206,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
+    fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
             params![key.key_id, key.gun, key.role, key.algorithm, key.public, key.sealed_private, key.used, micros(now)],
@@ -289,7 +215,7 @@ impl SqliteStore {
     }
 
     /// Keys of a role for a GUN, oldest first.
-    pub fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
+    fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT key_id, gun, role, algorithm, public, sealed_private, used FROM server_keys WHERE gun=?1 AND role=?2 ORDER BY created_at ASC, rowid ASC",
@@ -310,7 +236,7 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    pub fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError> {
+    fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE server_keys SET used=1 WHERE gun=?1 AND key_id=?2 AND used=0",
             params![gun, key_id],
@@ -318,19 +244,8 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub fn signer_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT value FROM signer_meta WHERE name=?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
     /// Sets a value only if absent; returns the value now stored (first writer wins).
-    pub fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+    fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT OR IGNORE INTO signer_meta (name, value) VALUES (?1, ?2)",

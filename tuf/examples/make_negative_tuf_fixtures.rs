@@ -2,7 +2,7 @@
 //! and `expected.txt` (the role checked and the error variant). Run once; the output is
 //! committed and read by tests/negative_fixtures.rs.
 //!
-//!     cargo run -p signet-tuf --example make_negative_fixtures
+//!     cargo run -p signet-tuf --example make_negative_tuf_fixtures
 
 use signet_keys::{root_certificate, KeyId, PrivateKey, PublicKey};
 use signet_tuf::{sign_and_serialize, FileMeta, GoTime, KeyObject, Root, Targets};

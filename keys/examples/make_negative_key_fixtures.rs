@@ -1,7 +1,7 @@
 //! Writes fixtures/keys-negative/<case>/: one key file and `expected.txt` naming the error.
 //! Run once; the output is committed and read by tests/negative_key_files.rs.
 //!
-//!     cargo run -p signet-keys --example make_negative_fixtures
+//!     cargo run -p signet-keys --example make_negative_key_fixtures
 
 use signet_keys::{asn1, key_file, pem, pkcs8, PrivateKey};
 use std::path::Path;

@@ -1,0 +1,129 @@
+//! Storage of metadata versions, the changefeed and sealed server keys.
+//!
+//! Every version of every role is kept with its raw bytes and hex SHA-256: clients fetch old
+//! roots by version and everything else by checksum. An update is one transaction. Two
+//! backends: SQLite (the embedded default) and PostgreSQL (shared by several instances).
+
+pub mod postgres;
+pub mod sqlite;
+
+pub use self::postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use thiserror::Error;
+use time::OffsetDateTime;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("version {version} of {role} is not newer than the stored one")]
+    OldVersion { role: String, version: i64 },
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+/// One stored metadata file.
+#[derive(Clone, Debug)]
+pub struct StoredMeta {
+    pub role: String,
+    pub version: i64,
+    pub bytes: bytes::Bytes,
+    pub sha256_hex: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A file to store.
+#[derive(Clone, Debug)]
+pub struct NewMeta {
+    pub role: String,
+    pub version: i64,
+    pub bytes: Vec<u8>,
+}
+
+/// One changefeed record, serialised with Go's field names.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Change {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "CreatedAt", with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(rename = "GUN")]
+    pub gun: String,
+    #[serde(rename = "Version")]
+    pub version: i64,
+    #[serde(rename = "SHA256")]
+    pub sha256: String,
+    #[serde(rename = "Category")]
+    pub category: String,
+}
+
+/// A server-held private key, already sealed by the signer.
+#[derive(Clone, Debug)]
+pub struct SealedKey {
+    pub key_id: String,
+    pub gun: String,
+    pub role: String,
+    pub algorithm: String,
+    pub public: Vec<u8>,
+    pub sealed_private: Vec<u8>,
+    pub used: bool,
+}
+
+/// Read access that validation needs.
+pub trait MetaReader {
+    fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
+    fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<StoredMeta>, StoreError>;
+}
+
+/// Everything the server persists.
+pub trait Store: MetaReader + Send + Sync {
+    fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Option<StoredMeta>, StoreError>;
+    /// Stores an update in one transaction. Every role's version must be strictly greater
+    /// than any stored version of that role; a timestamp also writes a changefeed record.
+    fn update_many(
+        &self,
+        gun: &str,
+        rows: &[NewMeta],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Deletes every version of every role of a GUN; returns how many files were removed.
+    fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError>;
+    /// Changefeed page: after `change_id` (exclusive) forwards, or before it backwards when
+    /// `records` is negative (`change_id` < 0 then starts at the newest); oldest first.
+    fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, StoreError>;
+    fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Keys of a role for a GUN, oldest first.
+    fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError>;
+    fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError>;
+    /// Sets a value only if absent; returns the value now stored (first writer wins).
+    fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
+    /// invalidation). Single-instance backends never call it.
+    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
+        let _ = on_change;
+    }
+}
+
+/// Microseconds since the epoch: the stored time unit of both backends.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+pub(crate) fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

@@ -1,0 +1,342 @@
+//! The PostgreSQL backend, shared by several Signet instances.
+//!
+//! Versions are unique per (GUN, role) by constraint, so two instances racing to store the
+//! same version cannot both win: the loser's transaction fails and it answers `VERSION`.
+//! Every change sends `NOTIFY signet_changes, '<gun>'`, which the other instances LISTEN to
+//! and use to drop their cached copies.
+
+use super::{
+    from_micros, micros, Change, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+};
+use postgres::{Client, NoTls};
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tuf_files (
+    id BIGSERIAL PRIMARY KEY,
+    gun TEXT NOT NULL,
+    role TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (gun, role, version)
+);
+CREATE INDEX IF NOT EXISTS tuf_files_sha ON tuf_files (gun, sha256);
+CREATE TABLE IF NOT EXISTS changefeed (
+    id BIGSERIAL PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    gun TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    category TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changefeed_gun ON changefeed (gun, id);
+CREATE TABLE IF NOT EXISTS server_keys (
+    key_id TEXT NOT NULL,
+    gun TEXT NOT NULL,
+    role TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    public BYTEA NOT NULL,
+    sealed_private BYTEA NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    seq BIGSERIAL,
+    PRIMARY KEY (gun, key_id)
+);
+CREATE TABLE IF NOT EXISTS signer_meta (
+    name TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+";
+
+const CHANNEL: &str = "signet_changes";
+const MAX_IDLE: usize = 16;
+
+fn backend(e: postgres::Error) -> StoreError {
+    if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        return StoreError::OldVersion {
+            role: "concurrent update".into(),
+            version: 0,
+        };
+    }
+    StoreError::Backend(e.to_string())
+}
+
+pub struct PgStore {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl PgStore {
+    /// Connects and applies the schema (idempotent migrations).
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let store = PgStore {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+        };
+        store.with(|c| {
+            // Serialise schema creation between instances starting together.
+            c.batch_execute(&format!(
+                "SELECT pg_advisory_lock(7211); {SCHEMA} SELECT pg_advisory_unlock(7211);"
+            ))
+        })?;
+        Ok(store)
+    }
+
+    fn connect(&self) -> Result<Client, StoreError> {
+        Client::connect(&self.url, NoTls)
+            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))
+    }
+
+    /// Runs `f` on a pooled connection; a connection that failed is dropped, not reused.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.connect()?,
+        };
+        let result = f(&mut client);
+        if result.is_ok() || !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
+        result.map_err(backend)
+    }
+
+    fn row_to_meta(row: &postgres::Row) -> StoredMeta {
+        let data: Vec<u8> = row.get(2);
+        StoredMeta {
+            role: row.get(0),
+            version: row.get(1),
+            bytes: bytes::Bytes::from(data),
+            sha256_hex: row.get(3),
+            created_at: from_micros(row.get(4)),
+        }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a blocking client drives its own small runtime, which may not happen on
+        // an async worker thread: hand the connections to a plain thread.
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().spawn(move || drop(idle));
+        }
+    }
+}
+
+impl MetaReader for PgStore {
+    fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
+        self.with(|c| {
+            c.query_opt(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 ORDER BY version DESC LIMIT 1",
+                &[&gun, &role],
+            )
+        })
+        .map(|r| r.as_ref().map(Self::row_to_meta))
+    }
+
+    fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<StoredMeta>, StoreError> {
+        self.with(|c| {
+            c.query_opt(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND sha256=$3 ORDER BY version DESC LIMIT 1",
+                &[&gun, &role, &sha256_hex],
+            )
+        })
+        .map(|r| r.as_ref().map(Self::row_to_meta))
+    }
+}
+
+impl Store for PgStore {
+    fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Option<StoredMeta>, StoreError> {
+        self.with(|c| {
+            c.query_opt(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND version=$3",
+                &[&gun, &role, &version],
+            )
+        })
+        .map(|r| r.as_ref().map(Self::row_to_meta))
+    }
+
+    fn update_many(
+        &self,
+        gun: &str,
+        rows: &[NewMeta],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        for r in rows {
+            if !seen.insert(r.role.as_str()) {
+                return Err(StoreError::OldVersion {
+                    role: r.role.clone(),
+                    version: r.version,
+                });
+            }
+        }
+        let mut stale: Option<(String, i64)> = None;
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            for r in rows {
+                let max: Option<i64> = tx
+                    .query_one("SELECT MAX(version) FROM tuf_files WHERE gun=$1 AND role=$2", &[&gun, &r.role])?
+                    .get(0);
+                if max.is_some_and(|m| m >= r.version) {
+                    stale = Some((r.role.clone(), r.version));
+                    return tx.rollback();
+                }
+                let sha = signet_tuf::sha256_hex(&r.bytes);
+                tx.execute(
+                    "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+                    &[&gun, &r.role, &r.version, &sha, &r.bytes, &micros(now)],
+                )?;
+                if r.role == "timestamp" {
+                    tx.execute(
+                        "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1,$2,$3,$4,'update')",
+                        &[&micros(now), &gun, &r.version, &sha],
+                    )?;
+                }
+            }
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &gun])?;
+            tx.commit()
+        })?;
+        match stale {
+            Some((role, version)) => Err(StoreError::OldVersion { role, version }),
+            None => Ok(()),
+        }
+    }
+
+    fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute("DELETE FROM tuf_files WHERE gun=$1", &[&gun])?;
+            if n > 0 {
+                tx.execute(
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1,$2,0,'','deletion')",
+                    &[&micros(now), &gun],
+                )?;
+            }
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &gun])?;
+            tx.commit()?;
+            Ok(n as usize)
+        })
+    }
+
+    fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        let limit = records.abs();
+        let sql = if records >= 0 {
+            "SELECT id, created_at, gun, version, sha256, category FROM changefeed WHERE id > $1 AND ($3::TEXT IS NULL OR gun = $3) ORDER BY id ASC LIMIT $2"
+        } else {
+            "SELECT id, created_at, gun, version, sha256, category FROM changefeed WHERE ($1::BIGINT < 0 OR id < $1) AND ($3::TEXT IS NULL OR gun = $3) ORDER BY id DESC LIMIT $2"
+        };
+        let rows = self.with(|c| c.query(sql, &[&change_id, &limit, &gun]))?;
+        let mut out: Vec<Change> = rows
+            .iter()
+            .map(|r| Change {
+                id: r.get::<_, i64>(0).to_string(),
+                created_at: from_micros(r.get(1)),
+                gun: r.get(2),
+                version: r.get(3),
+                sha256: r.get(4),
+                category: r.get(5),
+            })
+            .collect();
+        if records < 0 {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                &[&key.key_id, &key.gun, &key.role, &key.algorithm, &key.public, &key.sealed_private, &key.used, &micros(now)],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT key_id, gun, role, algorithm, public, sealed_private, used FROM server_keys WHERE gun=$1 AND role=$2 ORDER BY created_at ASC, seq ASC",
+                &[&gun, &role],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| SealedKey {
+                key_id: r.get(0),
+                gun: r.get(1),
+                role: r.get(2),
+                algorithm: r.get(3),
+                public: r.get(4),
+                sealed_private: r.get(5),
+                used: r.get(6),
+            })
+            .collect())
+    }
+
+    fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE server_keys SET used=TRUE WHERE gun=$1 AND key_id=$2 AND NOT used",
+                &[&gun, &key_id],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.with(|c| {
+            c.execute("INSERT INTO signer_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &value])?;
+            Ok(c.query_one("SELECT value FROM signer_meta WHERE name=$1", &[&name])?.get(0))
+        })
+    }
+
+    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
+        let url = self.url.clone();
+        std::thread::spawn(move || loop {
+            match Client::connect(&url, NoTls) {
+                Ok(mut c) => {
+                    if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                        let mut notes = c.notifications();
+                        let mut it = notes.blocking_iter();
+                        while let Ok(Some(n)) =
+                            postgres::fallible_iterator::FallibleIterator::next(&mut it)
+                        {
+                            on_change(n.payload());
+                        }
+                    }
+                    // The connection broke: anything cached may be stale now.
+                    on_change("*");
+                }
+                Err(e) => tracing::warn!(error = %e, "change listener cannot connect; retrying"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        });
+    }
+}
