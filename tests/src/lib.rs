@@ -189,6 +189,17 @@ pub struct NotaryServer {
 
 impl NotaryServer {
     pub fn start() -> NotaryServer {
+        Self::start_with_storage(None)
+    }
+
+    /// PID of the notary-server process (for memory measurements).
+    pub fn server_pid(&self) -> u32 {
+        self._server.pid()
+    }
+
+    /// With `Some(url)`, notary-server stores metadata in that PostgreSQL database (whose
+    /// schema must exist: see [`NOTARY_SERVER_PG_SCHEMA`]).
+    pub fn start_with_storage(postgres_url: Option<&str>) -> NotaryServer {
         let ca = TestCa::new(&[]);
         let d = ca.dir.path();
         let signer_port = free_port();
@@ -199,13 +210,19 @@ impl NotaryServer {
             "logging": {"level": "info"},
             "storage": {"backend": "memory"}
         });
+        let storage = match postgres_url {
+            Some(url) => {
+                serde_json::json!({"backend": "postgres", "db_url": format!("{url}?sslmode=disable")})
+            }
+            None => serde_json::json!({"backend": "memory"}),
+        };
         let server_cfg = serde_json::json!({
             "server": {"http_addr": format!("127.0.0.1:{port}"), "tls_cert_file": ca.cert, "tls_key_file": ca.key},
             "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": signer_port.to_string(),
                               "tls_ca_file": ca.ca_cert, "key_algorithm": "ecdsa",
                               "tls_client_cert": ca.cert, "tls_client_key": ca.key},
             "logging": {"level": "info"},
-            "storage": {"backend": "memory"}
+            "storage": storage
         });
         std::fs::write(d.join("signer.json"), signer_cfg.to_string()).expect("write");
         std::fs::write(d.join("server.json"), server_cfg.to_string()).expect("write");
@@ -682,6 +699,24 @@ impl Drop for Dockerd {
     }
 }
 
+/// The tables notary-server 0.7's SQL storage expects in PostgreSQL, written from its
+/// storage model (files by GUN/role/version with a SHA-256 index; the changefeed with its
+/// category table).
+pub const NOTARY_SERVER_PG_SCHEMA: &str = "
+CREATE TABLE tuf_files (
+  id serial PRIMARY KEY, created_at timestamp NULL, updated_at timestamp NULL, deleted_at timestamp NULL,
+  gun varchar(255) NOT NULL, role varchar(255) NOT NULL, version integer NOT NULL,
+  data bytea NOT NULL, sha256 char(64) DEFAULT NULL, UNIQUE (gun, role, version));
+CREATE INDEX tuf_files_sha256_idx ON tuf_files (sha256);
+CREATE TABLE change_category (category varchar(20) PRIMARY KEY);
+INSERT INTO change_category VALUES ('update'), ('deletion');
+CREATE TABLE changefeed (
+  id serial PRIMARY KEY, created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+  gun varchar(255) NOT NULL, version integer NOT NULL, sha256 char(64) DEFAULT NULL,
+  category varchar(20) NOT NULL DEFAULT 'update' REFERENCES change_category);
+CREATE INDEX idx_changefeed_gun ON changefeed (gun);
+";
+
 /// A throwaway PostgreSQL 15 cluster (initdb + pg_ctl from the machine's binaries) on a free
 /// loopback port, run as the `postgres` user, trust authentication, stopped on drop.
 pub struct Postgres {
@@ -792,6 +827,34 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Runs SQL in a database with psql, failing loudly.
+    pub fn psql(&self, db: &str, sql: &str) {
+        let psql = format!("{PG_BIN}/psql");
+        let port = self.port.to_string();
+        let out = as_postgres(&[
+            &psql,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -1,0 +1,545 @@
+//! `signet-bench`: the same workload against the reference notary-server (memory store, and
+//! PostgreSQL; notary-signer over mutual TLS), Signet on SQLite, Signet on PostgreSQL, and
+//! nginx serving the same files as static TLS content (the ceiling). Prints a table with
+//! ratios and writes JSON lines. Loads: wrk (GETs), a publish driver in this binary.
+
+use signet_interop::upload::{self, RepoKeys};
+use signet_interop::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Opts {
+    repos: usize,
+    duration: u64,
+    out: PathBuf,
+    server_bin: PathBuf,
+    big_tags: usize,
+}
+
+fn parse_opts() -> Opts {
+    let mut o = Opts {
+        repos: 1000,
+        duration: 5,
+        out: PathBuf::from("bench-results.jsonl"),
+        server_bin: PathBuf::from("target/release/signet-server"),
+        big_tags: 10_000,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--repos" => o.repos = v.parse().expect("--repos N"),
+            "--duration" => o.duration = v.parse().expect("--duration SECONDS"),
+            "--out" => o.out = PathBuf::from(v),
+            "--server-bin" => o.server_bin = PathBuf::from(v),
+            "--big-tags" => o.big_tags = v.parse().expect("--big-tags N"),
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+/// One server under test.
+struct Target {
+    name: &'static str,
+    url: String,
+    ca: PathBuf,
+    pid: u32,
+    keys: BTreeMap<String, RepoKeys>,
+    /// Next targets version to publish per repository (publish runs continue each other).
+    next_version: Mutex<BTreeMap<String, i64>>,
+    _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn gun(i: usize) -> String {
+    format!("example.com/bench-{i}")
+}
+
+const BIG: &str = "example.com/bench-big";
+
+/// Signet as a separate process (so its memory can be measured on its own).
+fn start_signet(bin: &Path, database: Option<&str>) -> (String, PathBuf, Proc, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-level",
+        "warn",
+        "--data-dir",
+    ])
+    .arg(dir.path());
+    cmd.env("SIGNET_SIGNER_PASSPHRASE", "bench-signer-passphrase");
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let log = dir.path().join("out.log");
+    let proc = Proc::spawn("signet-server", &mut cmd, log.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(url) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("signet-server listening on "))
+        {
+            let url = url.trim().to_string();
+            return (url, dir.path().join("tls/ca.crt"), proc, dir);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "signet-server did not start:\n{}",
+            proc.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// R repositories with 10 tags each plus one with `big_tags`, in parallel.
+fn populate(t: &mut Target, repos: usize, big_tags: usize) {
+    let started = Instant::now();
+    let agent = https_agent(&t.ca);
+    let next = AtomicU64::new(0);
+    let made: Mutex<BTreeMap<String, RepoKeys>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i > repos {
+                    break;
+                }
+                let (g, tags) = if i == repos {
+                    (BIG.to_string(), big_tags)
+                } else {
+                    (gun(i), 10)
+                };
+                let keys = RepoKeys::new(&g);
+                let ts = upload::server_key(&agent, &t.url, &g, "timestamp");
+                let snap = upload::server_key(&agent, &t.url, &g, "snapshot");
+                let names: Vec<String> = (0..tags).map(|n| format!("tag-{n}")).collect();
+                let files: Vec<(&str, &[u8])> =
+                    names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
+                let (st, body) = upload::post_update(
+                    &agent,
+                    &t.url,
+                    &g,
+                    &[
+                        ("root", &keys.root(1, &ts, &snap)),
+                        ("targets", &keys.targets(1, &files)),
+                    ],
+                );
+                assert_eq!(st, 200, "{}: populate {g}: {body}", t.name);
+                made.lock().unwrap().insert(g, keys);
+            });
+        }
+    });
+    t.keys = made.into_inner().unwrap();
+    eprintln!(
+        "{}: populated {} repositories in {:.1}s",
+        t.name,
+        repos + 1,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Checks a sample with the reference notary CLI.
+fn verify_sample(t: &Target) {
+    let cli = NotaryCli::new(&t.url, &t.ca);
+    let rows = cli.list(&gun(1));
+    assert_eq!(
+        rows.len(),
+        10,
+        "{}: notary list of a populated repository",
+        t.name
+    );
+}
+
+struct Measure {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn parse_latency(v: &str) -> f64 {
+    let v = v.trim();
+    for (suffix, mult) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] {
+        if let Some(n) = v.strip_suffix(suffix) {
+            return n.parse::<f64>().unwrap_or(f64::NAN) * mult;
+        }
+    }
+    f64::NAN
+}
+
+fn wrk(
+    url: &str,
+    path_lua: &str,
+    duration: u64,
+    conns: u32,
+    new_conn: bool,
+    dir: &Path,
+) -> Measure {
+    let script = dir.join("req.lua");
+    let header = if new_conn {
+        "wrk.headers[\"Connection\"] = \"close\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(&script, format!("{header}math.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", {path_lua})\nend\n")).unwrap();
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{duration}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_string()))
+    };
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .flat_map(|l| {
+            l.split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    Measure {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50_ms: field("50%").map(|v| parse_latency(&v)).unwrap_or(f64::NAN),
+        p99_ms: field("99%").map(|v| parse_latency(&v)).unwrap_or(f64::NAN),
+        errors,
+    }
+}
+
+/// Publishes of a new targets version, `workers` at a time, each on its own repository.
+fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
+    let agent = https_agent(&t.ca);
+    let stop = AtomicBool::new(false);
+    let lat: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+    let errors = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..workers {
+            let (agent, stop, lat, errors) = (&agent, &stop, &lat, &errors);
+            let g = gun(w + 2);
+            let keys = &t.keys[&g];
+            let next_version = &t.next_version;
+            s.spawn(move || {
+                let mut version = next_version.lock().unwrap().get(&g).copied().unwrap_or(2);
+                while !stop.load(Ordering::Relaxed) {
+                    let body = keys.targets(version, &[("tag", format!("{version}").as_bytes())]);
+                    let t0 = Instant::now();
+                    let (st, _) = upload::post_update(agent, &t.url, &g, &[("targets", &body)]);
+                    lat.lock()
+                        .unwrap()
+                        .push(t0.elapsed().as_secs_f64() * 1000.0);
+                    if st == 200 {
+                        version += 1;
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                next_version.lock().unwrap().insert(g.clone(), version);
+            });
+        }
+        std::thread::sleep(Duration::from_secs(duration));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let mut l = lat.into_inner().unwrap();
+    l.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let errs = errors.load(Ordering::Relaxed);
+    Measure {
+        rps: (l.len() as f64 - errs as f64) / secs,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        errors: errs,
+    }
+}
+
+/// nginx serving the Signet repositories' current files as static TLS content.
+fn start_nginx(source: &Target, repos: usize) -> (Target, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let agent = https_agent(&source.ca);
+    for i in (0..repos).map(gun).chain([BIG.to_string()]) {
+        let d = root.join("v2").join(&i).join("_trust/tuf");
+        std::fs::create_dir_all(&d).unwrap();
+        for role in ["timestamp", "root", "targets", "snapshot"] {
+            let (_, body) = upload::get(
+                &agent,
+                &format!("{}/v2/{i}/_trust/tuf/{role}.json", source.url),
+            );
+            std::fs::write(d.join(format!("{role}.json")), body).unwrap();
+        }
+    }
+    let ca = TestCa::new(&[]);
+    let port = free_port();
+    let conf = format!(
+        "worker_processes 2; pid {d}/nginx.pid; error_log {d}/error.log; daemon off;
+events {{ worker_connections 4096; }}
+http {{ access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
+  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key}; root {root}; }} }}",
+        d = dir.path().display(),
+        cert = ca.cert.display(),
+        key = ca.key.display(),
+        root = root.display()
+    );
+    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let proc = Proc::spawn(
+        "nginx",
+        Command::new("nginx")
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf")),
+        dir.path().join("nginx.out"),
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    wait_healthy(
+        &https_agent(&ca.ca_cert),
+        &format!("{url}/v2/{}/_trust/tuf/root.json", gun(0)),
+        &[&proc],
+    );
+    let pid = proc.pid();
+    (
+        Target {
+            name: "nginx static",
+            url,
+            ca: ca.ca_cert.clone(),
+            pid,
+            keys: BTreeMap::new(),
+            next_version: Mutex::new(BTreeMap::new()),
+            _guards: vec![Box::new(proc), Box::new(ca)],
+        },
+        dir,
+    )
+}
+
+fn main() {
+    let o = parse_opts();
+    for bin in ["wrk", "nginx", "notary-server", "notary-signer", "notary"] {
+        assert!(
+            which(bin).is_some(),
+            "{bin} not installed (bench/run.sh installs it)"
+        );
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let pg = Postgres::start();
+    let notary_db = pg.create_database("notaryserver");
+    pg.psql("notaryserver", NOTARY_SERVER_PG_SCHEMA);
+    let signet_db = pg.create_database("signet");
+
+    let mut targets: Vec<Target> = Vec::new();
+    let ns_mem = NotaryServer::start();
+    targets.push(Target {
+        name: "notary-server memory",
+        url: ns_mem.url.clone(),
+        ca: ns_mem.ca_path.clone(),
+        pid: ns_mem.server_pid(),
+        keys: BTreeMap::new(),
+        next_version: Mutex::new(BTreeMap::new()),
+        _guards: vec![],
+    });
+    let ns_pg = NotaryServer::start_with_storage(Some(&notary_db));
+    targets.push(Target {
+        name: "notary-server postgres",
+        url: ns_pg.url.clone(),
+        ca: ns_pg.ca_path.clone(),
+        pid: ns_pg.server_pid(),
+        keys: BTreeMap::new(),
+        next_version: Mutex::new(BTreeMap::new()),
+        _guards: vec![],
+    });
+    let (url, ca, proc, dir) = start_signet(&o.server_bin, None);
+    targets.push(Target {
+        name: "signet sqlite",
+        url,
+        ca,
+        pid: proc.pid(),
+        keys: BTreeMap::new(),
+        next_version: Mutex::new(BTreeMap::new()),
+        _guards: vec![Box::new(proc), Box::new(dir)],
+    });
+    let (url, ca, proc, dir) = start_signet(&o.server_bin, Some(&signet_db));
+    targets.push(Target {
+        name: "signet postgres",
+        url,
+        ca,
+        pid: proc.pid(),
+        keys: BTreeMap::new(),
+        next_version: Mutex::new(BTreeMap::new()),
+        _guards: vec![Box::new(proc), Box::new(dir)],
+    });
+
+    let mut rss_idle = BTreeMap::new();
+    for t in targets.iter_mut() {
+        populate(t, o.repos, o.big_tags);
+        verify_sample(t);
+        std::thread::sleep(Duration::from_millis(500));
+        rss_idle.insert(t.name, rss_kib(t.pid));
+    }
+    let (nginx, _nginx_dir) = start_nginx(&targets[2], o.repos);
+    targets.push(nginx);
+
+    let r = o.repos;
+    let random = |role: &str| {
+        format!(
+            "\"/v2/example.com/bench-\" .. math.random(0, {}) .. \"/_trust/tuf/{role}.json\"",
+            r - 1
+        )
+    };
+    let workloads: Vec<(&str, String, u32, bool)> = vec![
+        ("GET timestamp.json", random("timestamp"), 64, false),
+        ("GET root.json", random("root"), 64, false),
+        ("GET targets.json (10 tags)", random("targets"), 64, false),
+        (
+            "GET targets.json (10,000 tags)",
+            format!("\"/v2/{BIG}/_trust/tuf/targets.json\""),
+            64,
+            false,
+        ),
+        (
+            "GET timestamp.json, new TLS connection each",
+            random("timestamp"),
+            16,
+            true,
+        ),
+    ];
+    let mut results: Vec<(String, &'static str, Measure)> = Vec::new();
+    let mut rss_load = BTreeMap::new();
+    let mut jsonl = std::fs::File::create(&o.out).expect("results file");
+    for (wname, path, conns, new_conn) in &workloads {
+        for t in &targets {
+            let peak = Arc::new(AtomicU64::new(0));
+            let done = Arc::new(AtomicBool::new(false));
+            let sampler = {
+                let (peak, done, pid) = (peak.clone(), done.clone(), t.pid);
+                std::thread::spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                })
+            };
+            let m = wrk(&t.url, path, o.duration, *conns, *new_conn, scratch.path());
+            done.store(true, Ordering::Relaxed);
+            let _ = sampler.join();
+            let e = rss_load.entry(t.name).or_insert(0u64);
+            *e = (*e).max(peak.load(Ordering::Relaxed));
+            results.push((wname.to_string(), t.name, m));
+        }
+    }
+    for workers in [1usize, 16] {
+        for t in targets.iter().filter(|t| !t.keys.is_empty()) {
+            let m = publishes(t, workers, o.duration);
+            results.push((format!("publish, concurrency {workers}"), t.name, m));
+        }
+    }
+
+    // Table with ratios against notary-server (memory) and nginx for each workload.
+    println!(
+        "\nrepositories: {}   duration per run: {}s   machine: {} cores\n",
+        o.repos + 1,
+        o.duration,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!(
+        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12}",
+        "workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs notary-mem", "vs nginx"
+    );
+    let mut by_workload: BTreeMap<&str, Vec<&(String, &str, Measure)>> = BTreeMap::new();
+    for r in &results {
+        by_workload.entry(r.0.as_str()).or_default().push(r);
+    }
+    for (w, rows) in &by_workload {
+        let base = rows
+            .iter()
+            .find(|r| r.1 == "notary-server memory")
+            .map(|r| r.2.rps);
+        let ceil = rows.iter().find(|r| r.1 == "nginx static").map(|r| r.2.rps);
+        for (_, name, m) in rows.iter().map(|r| (&r.0, r.1, &r.2)) {
+            let ratio = |b: Option<f64>| {
+                b.filter(|b| *b > 0.0)
+                    .map(|b| format!("{:.2}x", m.rps / b))
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!(
+                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12}",
+                w,
+                name,
+                m.rps,
+                m.p50_ms,
+                m.p99_ms,
+                m.errors,
+                ratio(base),
+                ratio(ceil)
+            );
+            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "repos": o.repos + 1, "duration_s": o.duration});
+            writeln!(jsonl, "{line}").unwrap();
+        }
+    }
+    println!(
+        "\n{:<24} {:>14} {:>18}",
+        "server", "RSS idle MiB", "RSS peak load MiB"
+    );
+    for t in &targets {
+        let idle = rss_idle
+            .get(t.name)
+            .copied()
+            .unwrap_or_else(|| rss_kib(t.pid));
+        let load = rss_load.get(t.name).copied().unwrap_or(0);
+        println!(
+            "{:<24} {:>14.1} {:>18.1}",
+            t.name,
+            idle as f64 / 1024.0,
+            load as f64 / 1024.0
+        );
+        writeln!(
+            jsonl,
+            "{}",
+            serde_json::json!({"server": t.name, "rss_idle_kib": idle, "rss_peak_load_kib": load})
+        )
+        .unwrap();
+    }
+    println!("\nJSON lines: {}", o.out.display());
+    drop(ns_mem);
+    drop(ns_pg);
+}
