@@ -355,3 +355,36 @@ fn data_and_tls_survive_a_restart() {
         0o600
     );
 }
+
+#[test]
+fn http2_and_keep_alive_are_offered() {
+    if !require_binaries(&["curl"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let url = format!("{}/v2/", srv.url);
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code} %{num_connects}\\n",
+                "--cacert",
+            ])
+            .arg(&srv.ca_path)
+            .args(extra)
+            .arg(&url)
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // ALPN picks HTTP/2; both requests share one connection.
+    assert_eq!(run(&["--http2"]), "2 200 1\n2 200 0\n");
+    // HTTP/1.1 with keep-alive: the second request reuses the connection too.
+    assert_eq!(run(&["--http1.1"]), "1.1 200 1\n1.1 200 0\n");
+}
