@@ -46,6 +46,7 @@ impl Context {
                     .filter(|s| !s.is_empty())
             })
             .unwrap_or_else(|| crate::image_ref::default_server(gun));
-        Remote::new(&server, self.tlscacert.as_deref())
+        let registry_host = gun.split('/').next().unwrap_or(gun);
+        Remote::new(&server, self.tlscacert.as_deref(), registry_host)
     }
 }

@@ -92,22 +92,22 @@ pub fn list(ctx: &Context) -> Result<(), CliError> {
             k.role,
             k.id,
             k.gun.as_deref().unwrap_or("-"),
-            algorithm(&k.path),
+            algorithm(&k.path).unwrap_or(if k.encrypted { "encrypted" } else { "-" }),
             k.path.display()
         );
     }
     Ok(())
 }
 
-/// The algorithm when it can be read without a passphrase (unencrypted files); docker and
-/// notary only create ECDSA keys.
-fn algorithm(path: &Path) -> &'static str {
+/// The algorithm when it can be read without a passphrase (unencrypted files); an encrypted
+/// file does not say without its passphrase.
+fn algorithm(path: &Path) -> Option<&'static str> {
     let Ok(bytes) = std::fs::read(path) else {
-        return "-";
+        return None;
     };
     let id: Result<KeyId, _> =
         "0000000000000000000000000000000000000000000000000000000000000000".parse();
-    let Ok(id) = id else { return "-" };
+    let Ok(id) = id else { return None };
     struct NoPass;
     impl PassphraseSource for NoPass {
         fn passphrase(
@@ -120,10 +120,9 @@ fn algorithm(path: &Path) -> &'static str {
             })
         }
     }
-    match key_file::decode(&bytes, &id, &mut NoPass) {
-        Ok(f) => f.key.algorithm(),
-        Err(_) => "encrypted",
-    }
+    key_file::decode(&bytes, &id, &mut NoPass)
+        .ok()
+        .map(|f| f.key.algorithm())
 }
 
 fn parse_id(id: &str) -> Result<KeyId, CliError> {
@@ -133,7 +132,14 @@ fn parse_id(id: &str) -> Result<KeyId, CliError> {
 
 pub fn remove(ctx: &Context, id: &str) -> Result<(), CliError> {
     let removed = ctx.store.remove(&parse_id(id)?)?;
-    println!("Removed {} key {}", removed.role, removed.id);
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": removed.id.to_string(), "role": removed.role, "gun": removed.gun, "file": removed.path})
+        );
+    } else {
+        println!("Removed {} key {}", removed.role, removed.id);
+    }
     Ok(())
 }
 
@@ -141,10 +147,15 @@ pub fn export_public(ctx: &Context, id: &str) -> Result<(), CliError> {
     let id = parse_id(id)?;
     let mut pass = ctx.passphrases()?;
     let (stored, key) = ctx.store.load(&id, pass.as_mut())?;
-    print!(
-        "{}",
-        key_file::encode_public(&key.public_key(), &stored.role)
-    );
+    let pem = key_file::encode_public(&key.public_key(), &stored.role);
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": stored.id.to_string(), "role": stored.role, "algorithm": key.algorithm(), "public_key": pem})
+        );
+    } else {
+        print!("{pem}");
+    }
     Ok(())
 }
 

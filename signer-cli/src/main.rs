@@ -1,5 +1,6 @@
 //! `signet`: the docker-compatible content-trust signing client.
 
+mod auth;
 mod context;
 mod error;
 mod image_ref;
@@ -299,11 +300,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
             let roles = ed.revoke(r.tag.as_deref())?;
             ed.publish()?;
-            println!(
-                "Successfully revoked signatures of {}{} from {}",
-                r.gun,
-                r.tag.map(|t| format!(":{t}")).unwrap_or_default(),
-                roles.join(", ")
+            report(
+                &ctx,
+                serde_json::json!({"gun": r.gun, "tag": r.tag, "roles": roles}),
+                &format!(
+                    "Successfully revoked signatures of {}{} from {}",
+                    r.gun,
+                    r.tag
+                        .as_deref()
+                        .map(|t| format!(":{t}"))
+                        .unwrap_or_default(),
+                    roles.join(", ")
+                ),
             );
             Ok(())
         }
@@ -334,10 +342,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     let init = ed.initialized;
                     ed.add_signer(&name, keys.clone())?;
                     ed.publish()?;
+                    let ids: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
+                    let mut human = String::new();
                     if init {
-                        println!("Successfully initialized \"{}\"", r.gun);
+                        human.push_str(&format!("Successfully initialized \"{}\"\n", r.gun));
                     }
-                    println!("Successfully added signer: {name} to {}", r.gun);
+                    human.push_str(&format!("Successfully added signer: {name} to {}", r.gun));
+                    report(
+                        &ctx,
+                        serde_json::json!({"gun": r.gun, "signer": name, "keys": ids, "initialized": init}),
+                        &human,
+                    );
                 }
                 Ok(())
             }
@@ -356,7 +371,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
                     ed.remove_signer(&name, force)?;
                     ed.publish()?;
-                    println!("Successfully removed {name} from {}", r.gun);
+                    report(
+                        &ctx,
+                        serde_json::json!({"gun": r.gun, "signer": name, "removed": true}),
+                        &format!("Successfully removed {name} from {}", r.gun),
+                    );
                 }
                 Ok(())
             }
@@ -364,8 +383,43 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Prints a command's result: its JSON with `--json`, else the human lines.
+fn report(ctx: &Context, json: serde_json::Value, human: &str) {
+    if ctx.json {
+        println!("{json}");
+    } else {
+        println!("{human}");
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's message, on one line: "error: ..." with the usage hint dropped.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .trim_start()
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("signet: {first} (see signet --help)");
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

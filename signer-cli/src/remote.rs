@@ -2,8 +2,10 @@
 //! `DOCKER_CONTENT_TRUST_SERVER` or the registry host; the CA from `--tlscacert` or
 //! `$DOCKER_CONFIG/tls/<host:port>/*.crt`, plus the public web roots.
 
+use crate::auth::{self, Credentials};
 use crate::error::CliError;
 use signet_keys::PublicKey;
+use std::cell::RefCell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +19,43 @@ const KEY_LIMIT: u64 = 256 << 10;
 pub struct Remote {
     pub server: String,
     agent: ureq::Agent,
+    /// The registry host whose docker credentials open the trust server (docker logs in to
+    /// the trust server with the registry's credentials).
+    registry_host: String,
+    /// The bearer token in use and the actions it was asked for.
+    token: RefCell<Option<(Vec<&'static str>, String)>>,
+}
+
+/// What a request needs from a token (protocol reference §6.2).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    /// Metadata GETs.
+    Pull,
+    /// Publishing, reading server-held public keys.
+    Push,
+    /// Rotating a server-held key.
+    All,
+}
+
+impl Access {
+    fn actions(self) -> &'static [&'static str] {
+        match self {
+            Access::Pull => &["pull"],
+            Access::Push => &["push", "pull"],
+            Access::All => &["*"],
+        }
+    }
+}
+
+/// Actions for a scope covering both sets, in docker's `push,pull` order.
+fn merge_actions(held: &[&'static str], need: &[&'static str]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for a in ["*", "push", "pull"] {
+        if held.contains(&a) || need.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// `$DOCKER_CONFIG`, else `~/.docker`.
@@ -49,7 +88,7 @@ fn ca_files(server: &str, explicit: Option<&Path>) -> Vec<PathBuf> {
 }
 
 impl Remote {
-    pub fn new(server: &str, ca: Option<&Path>) -> Result<Remote, CliError> {
+    pub fn new(server: &str, ca: Option<&Path>, registry_host: &str) -> Result<Remote, CliError> {
         let server = server.trim_end_matches('/').to_string();
         if !server.starts_with("https://") {
             return Err(CliError::Usage(format!(
@@ -76,7 +115,12 @@ impl Remote {
             .timeout(Duration::from_secs(60))
             .user_agent("signet")
             .build();
-        Ok(Remote { server, agent })
+        Ok(Remote {
+            server,
+            agent,
+            registry_host: registry_host.to_string(),
+            token: RefCell::new(None),
+        })
     }
 
     fn err(&self, reason: impl std::fmt::Display) -> CliError {
@@ -90,16 +134,94 @@ impl Remote {
         format!("{}/v2/{gun}/_trust/tuf/{file}", self.server)
     }
 
+    /// Sends a request, answering a 401 challenge once with a token for `gun` that covers
+    /// `access` (and whatever the current token covered).
+    fn send(
+        &self,
+        gun: &str,
+        access: Access,
+        make: &dyn Fn() -> ureq::Request,
+        body: Option<&[u8]>,
+    ) -> Result<ureq::Response, Failed> {
+        let go = |auth: Option<&str>| -> Result<ureq::Response, Failed> {
+            let mut req = make();
+            if let Some(a) = auth {
+                req = req.set("Authorization", a);
+            }
+            let r = match body {
+                Some(b) => req.send_bytes(b),
+                None => req.call(),
+            };
+            match r {
+                Ok(r) => Ok(r),
+                Err(ureq::Error::Status(code, r)) => {
+                    let challenge = r.header("WWW-Authenticate").and_then(auth::parse_challenge);
+                    Err(Failed::Status {
+                        code,
+                        message: error_message(r),
+                        challenge,
+                    })
+                }
+                Err(e) => Err(Failed::Other(self.err(short_transport_error(&e)))),
+            }
+        };
+        let current = self.token.borrow().clone();
+        let first = go(current.as_ref().map(|(_, t)| t.as_str()));
+        let challenge = match &first {
+            Err(Failed::Status {
+                code: 401,
+                challenge: Some(c),
+                ..
+            }) => c.clone(),
+            _ => return first,
+        };
+        let held = current.map(|(a, _)| a).unwrap_or_default();
+        let actions = merge_actions(&held, access.actions());
+        let scope = format!("repository:{gun}:{}", actions.join(","));
+        let creds: Option<Credentials> = auth::credentials(&self.registry_host);
+        let header = auth::authorize(
+            &self.agent,
+            &self.server,
+            &challenge,
+            &scope,
+            creds.as_ref(),
+        )
+        .map_err(Failed::Other)?;
+        *self.token.borrow_mut() = Some((actions, header.clone()));
+        match go(Some(&header)) {
+            Err(Failed::Status { code: 401, .. }) => Err(Failed::Other(self.err(format!(
+                "not authorized for {scope}{}",
+                if creds.is_none() {
+                    " (no docker credentials for this registry: docker login)"
+                } else {
+                    ""
+                }
+            )))),
+            other => other,
+        }
+    }
+
     /// GETs a metadata file; `Ok(None)` on 404. Refuses bodies above `limit` bytes, whether
     /// announced by Content-Length or not.
     pub fn get(&self, gun: &str, file: &str, limit: u64) -> Result<Option<Vec<u8>>, CliError> {
-        let resp = match self.agent.get(&self.url(gun, file)).call() {
+        self.get_with(gun, file, limit, Access::Pull)
+    }
+
+    fn get_with(
+        &self,
+        gun: &str,
+        file: &str,
+        limit: u64,
+        access: Access,
+    ) -> Result<Option<Vec<u8>>, CliError> {
+        let url = self.url(gun, file);
+        let resp = match self.send(gun, access, &|| self.agent.get(&url), None) {
             Ok(r) => r,
-            Err(ureq::Error::Status(404, _)) => return Ok(None),
-            Err(ureq::Error::Status(code, r)) => {
-                return Err(self.err(format!("GET {file}: HTTP {code}: {}", error_message(r))))
+            Err(Failed::Status { code: 404, .. }) => return Ok(None),
+            Err(Failed::Status { code, message, .. }) => {
+                return Err(self.err(format!("GET {file}: HTTP {code}: {message}")))
             }
-            Err(e) => return Err(self.err(short_transport_error(&e))),
+            Err(Failed::Other(e)) => return Err(e),
         };
         if let Some(len) = resp
             .header("Content-Length")
@@ -122,46 +244,39 @@ impl Remote {
         Ok(Some(body))
     }
 
-    /// GET `<role>.key`: the public key the server holds for a role.
-    pub fn server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
-        let body = self
-            .get(gun, &format!("{role}.key"), KEY_LIMIT)?
-            .ok_or_else(|| self.err(format!("server has no {role} key for {gun}")))?;
+    fn parse_key(&self, role: &str, body: &[u8]) -> Result<PublicKey, CliError> {
         let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| self.err(format!("{role}.key: {e}")))?;
+            serde_json::from_slice(body).map_err(|e| self.err(format!("{role}.key: {e}")))?;
         let (Some(t), Some(p)) = (v["keytype"].as_str(), v["keyval"]["public"].as_str()) else {
             return Err(self.err(format!("{role}.key is not a public key")));
         };
         PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
     }
 
+    /// GET `<role>.key`: the public key the server holds for a role.
+    pub fn server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
+        let body = self
+            .get_with(gun, &format!("{role}.key"), KEY_LIMIT, Access::Push)?
+            .ok_or_else(|| self.err(format!("server has no {role} key for {gun}")))?;
+        self.parse_key(role, &body)
+    }
+
     /// POST `<role>.key`: the server makes a new key for the role (used once a root lists it).
     pub fn rotate_server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
-        let resp = match self
-            .agent
-            .post(&self.url(gun, &format!("{role}.key")))
-            .call()
-        {
+        let url = self.url(gun, &format!("{role}.key"));
+        let resp = match self.send(gun, Access::All, &|| self.agent.post(&url), Some(b"")) {
             Ok(r) => r,
-            Err(ureq::Error::Status(code, r)) => {
-                return Err(self.err(format!(
-                    "rotating {role} key: HTTP {code}: {}",
-                    error_message(r)
-                )))
+            Err(Failed::Status { code, message, .. }) => {
+                return Err(self.err(format!("rotating {role} key: HTTP {code}: {message}")))
             }
-            Err(e) => return Err(self.err(short_transport_error(&e))),
+            Err(Failed::Other(e)) => return Err(e),
         };
-        let mut body = String::new();
+        let mut body = Vec::new();
         resp.into_reader()
             .take(KEY_LIMIT)
-            .read_to_string(&mut body)
+            .read_to_end(&mut body)
             .map_err(|e| self.err(e))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| self.err(format!("{role}.key: {e}")))?;
-        let (Some(t), Some(p)) = (v["keytype"].as_str(), v["keyval"]["public"].as_str()) else {
-            return Err(self.err(format!("{role}.key is not a public key")));
-        };
-        PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
+        self.parse_key(role, &body)
     }
 
     /// POSTs an update: one multipart part per role, named by the role (as notary does).
@@ -176,19 +291,27 @@ impl Remote {
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let req = self.agent.post(&self.url(gun, "")).set(
-            "Content-Type",
-            &format!("multipart/form-data; boundary={boundary}"),
-        );
-        match req.send_bytes(&body) {
+        let url = self.url(gun, "");
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let make = || self.agent.post(&url).set("Content-Type", &content_type);
+        match self.send(gun, Access::Push, &make, Some(&body)) {
             Ok(_) => Ok(()),
-            Err(ureq::Error::Status(code, r)) => Err(self.err(format!(
-                "publish rejected (HTTP {code}): {}",
-                error_message(r)
-            ))),
-            Err(e) => Err(self.err(short_transport_error(&e))),
+            Err(Failed::Status { code, message, .. }) => {
+                Err(self.err(format!("publish rejected (HTTP {code}): {message}")))
+            }
+            Err(Failed::Other(e)) => Err(e),
         }
     }
+}
+
+/// A request that did not succeed.
+enum Failed {
+    Status {
+        code: u16,
+        message: String,
+        challenge: Option<auth::Challenge>,
+    },
+    Other(CliError),
 }
 
 fn rand_bytes() -> [u8; 12] {
