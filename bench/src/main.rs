@@ -132,22 +132,37 @@ fn populate(t: &mut Target, repos: usize, big_tags: usize) {
                 } else {
                     (gun(i), 10)
                 };
-                let keys = RepoKeys::new(&g);
-                let ts = upload::server_key(&agent, &t.url, &g, "timestamp");
-                let snap = upload::server_key(&agent, &t.url, &g, "snapshot");
-                let names: Vec<String> = (0..tags).map(|n| format!("tag-{n}")).collect();
-                let files: Vec<(&str, &[u8])> =
-                    names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
-                let (st, body) = upload::post_update(
-                    &agent,
-                    &t.url,
-                    &g,
-                    &[
-                        ("root", &keys.root(1, &ts, &snap)),
-                        ("targets", &keys.targets(1, &files)),
-                    ],
-                );
-                assert_eq!(st, 200, "{}: populate {g}: {body}", t.name);
+                // The reference's signer connection drops now and then under this load
+                // ("transport is closing"): retry a repository a few times before giving up.
+                let mut attempt = 0;
+                let keys = loop {
+                    let keys = RepoKeys::new(&g);
+                    let ts = server_key_retrying(&agent, &t.url, &g, "timestamp", t.name);
+                    let snap = server_key_retrying(&agent, &t.url, &g, "snapshot", t.name);
+                    let names: Vec<String> = (0..tags).map(|n| format!("tag-{n}")).collect();
+                    let files: Vec<(&str, &[u8])> =
+                        names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
+                    let (st, body) = upload::post_update(
+                        &agent,
+                        &t.url,
+                        &g,
+                        &[
+                            ("root", &keys.root(1, &ts, &snap)),
+                            ("targets", &keys.targets(1, &files)),
+                        ],
+                    );
+                    if st == 200 {
+                        break keys;
+                    }
+                    attempt += 1;
+                    assert!(
+                        attempt < 10,
+                        "{}: populate {g} keeps failing: {body}",
+                        t.name
+                    );
+                    eprintln!("{}: populate {g} answered {st} {body}; retrying", t.name);
+                    std::thread::sleep(Duration::from_millis(300 * attempt));
+                };
                 made.lock().unwrap().insert(g, keys);
             });
         }
@@ -159,6 +174,30 @@ fn populate(t: &mut Target, repos: usize, big_tags: usize) {
         repos + 1,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// GET `<role>.key`, retried: notary-server answers 500 now and then when its signer is busy.
+fn server_key_retrying(
+    agent: &ureq::Agent,
+    url: &str,
+    gun: &str,
+    role: &str,
+    name: &str,
+) -> signet_keys::PublicKey {
+    for attempt in 0..10 {
+        let (status, body) = upload::get(agent, &format!("{url}/v2/{gun}/_trust/tuf/{role}.key"));
+        if status == 200 {
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("key JSON");
+            return signet_keys::PublicKey::from_b64(
+                v["keytype"].as_str().unwrap_or(""),
+                v["keyval"]["public"].as_str().unwrap_or(""),
+            )
+            .expect("public key");
+        }
+        eprintln!("{name}: GET {gun} {role}.key answered {status}, retrying ({attempt})");
+        std::thread::sleep(Duration::from_millis(200 * (attempt + 1)));
+    }
+    panic!("{name}: GET {gun} {role}.key kept failing");
 }
 
 /// Checks a sample with the reference notary CLI.
