@@ -56,9 +56,7 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
-        if chars.next_if_eq(&'=').is_none() {
-            return None;
-        }
+        chars.next_if_eq(&'=')?;
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
