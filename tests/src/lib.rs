@@ -192,6 +192,15 @@ impl NotaryServer {
         Self::start_with_storage(None)
     }
 
+    /// The last lines of notary-server's and notary-signer's logs.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- notary-server ---\n{}\n--- notary-signer ---\n{}",
+            self._server.log_tail(),
+            self._signer.log_tail()
+        )
+    }
+
     /// PID of the notary-server process (for memory measurements).
     pub fn server_pid(&self) -> u32 {
         self._server.pid()
