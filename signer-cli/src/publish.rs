@@ -8,12 +8,13 @@ use crate::error::CliError;
 use crate::remote::Remote;
 use crate::trusted_repo::{self, TrustedRepo};
 use signet_keys::{KeyId, PrivateKey, PublicKey};
-use signet_tuf::{FileMeta, GoTime, Root, Targets};
+use signet_tuf::{FileMeta, GoTime, Root, Snapshot, Targets};
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
 const ROOT_EXPIRY: Duration = Duration::days(3650);
 const TARGETS_EXPIRY: Duration = Duration::days(3 * 365);
+const SNAPSHOT_EXPIRY: Duration = Duration::days(3 * 365);
 
 /// A repository being edited.
 pub struct Editor<'a> {
@@ -29,6 +30,9 @@ pub struct Editor<'a> {
     pub initialized: bool,
     /// Root keys of the root being replaced (they sign a rotated root too).
     previous_root_keys: BTreeMap<String, PublicKey>,
+    /// The current snapshot, extended and re-signed when we hold a snapshot key (repositories
+    /// initialised by `notary init` without a server-managed snapshot).
+    snapshot: Option<Snapshot>,
 }
 
 fn fail(gun: &str, what: impl std::fmt::Display) -> CliError {
@@ -77,6 +81,7 @@ impl<'a> Editor<'a> {
             dirty: BTreeSet::new(),
             initialized: false,
             previous_root_keys: BTreeMap::new(),
+            snapshot: Some(repo.snapshot.signed.clone()),
         }
     }
 
@@ -125,6 +130,7 @@ impl<'a> Editor<'a> {
             dirty: BTreeSet::new(),
             initialized: true,
             previous_root_keys: BTreeMap::new(),
+            snapshot: None,
         };
         ed.touch_root();
         ed.touch("targets");
@@ -423,6 +429,27 @@ impl<'a> Editor<'a> {
         }
         if parts.is_empty() {
             return Ok(Vec::new());
+        }
+        // The snapshot goes along only when we hold its key; otherwise the server makes it.
+        if let Some(prev) = &self.snapshot {
+            let keys = self
+                .root
+                .role_keys("snapshot")
+                .map_err(|e| fail(&self.gun, e))?;
+            let signers = self.signing_keys(&keys.keys)?;
+            if !signers.is_empty() {
+                let mut snap = prev.clone();
+                snap.version += 1;
+                snap.expires = GoTime::from_instant(self.now + SNAPSHOT_EXPIRY);
+                for (role, raw) in &parts {
+                    snap.set_meta(role, raw);
+                }
+                let refs: Vec<(&KeyId, &PrivateKey)> =
+                    signers.iter().map(|(i, k)| (i, k)).collect();
+                let raw = signet_tuf::sign_and_serialize("snapshot", &snap, &refs)
+                    .map_err(|e| fail(&self.gun, e))?;
+                parts.push(("snapshot".into(), raw));
+            }
         }
         self.remote.publish(&self.gun, &parts)?;
         // Refresh the local cache from the server so later commands start from what it holds.

@@ -185,24 +185,8 @@ pub fn fetch(
     snapshot
         .check_expiry("snapshot", now)
         .map_err(|e| ctx.fail("snapshot", e))?;
-    for (role, version) in [
-        ("timestamp", timestamp.version()),
-        ("snapshot", snapshot.version()),
-    ] {
-        if let Some(old) = cached(trust_dir, gun, role)
-            .and_then(|raw| signet_tuf::Envelope::parse(role, &raw).ok())
-        {
-            if old.version().is_some_and(|v| v > version) {
-                return Err(ctx.fail(
-                    role,
-                    format!(
-                        "rollback: server offers version {version}, client has seen {}",
-                        old.version().unwrap_or(0)
-                    ),
-                ));
-            }
-        }
-    }
+    check_rollback(&ctx, trust_dir, "timestamp", timestamp.version())?;
+    check_rollback(&ctx, trust_dir, "snapshot", snapshot.version())?;
 
     let targets = fetch_targets(remote, &ctx, &snapshot, "targets")?
         .ok_or_else(|| ctx.fail("targets", "not listed in the snapshot"))?;
@@ -212,6 +196,7 @@ pub fn fetch(
     targets
         .check_expiry("targets", now)
         .map_err(|e| ctx.fail("targets", e))?;
+    check_rollback(&ctx, trust_dir, "targets", targets.version())?;
 
     // Delegations, depth first; ones missing from the snapshot are skipped like notary does.
     let mut delegations = BTreeMap::new();
@@ -227,6 +212,7 @@ pub fn fetch(
                 .map_err(|e| ctx.fail(&d.name, e))?;
             file.verify_threshold(&keys)
                 .map_err(|e| ctx.fail(&d.name, e))?;
+            check_rollback(&ctx, trust_dir, &d.name, file.version())?;
             if let Err(e) = file.check_expiry(&d.name, now) {
                 warnings.push(format!("warning: {gun}: {e}; skipping it"));
                 continue;
@@ -252,6 +238,26 @@ pub fn fetch(
         delegations,
         warnings,
     }))
+}
+
+/// A role older than the copy this client cached is a rollback (notary loads every role with
+/// the cached version as its minimum).
+fn check_rollback(
+    ctx: &Ctx<'_>,
+    trust_dir: &Path,
+    role: &str,
+    version: i64,
+) -> Result<(), CliError> {
+    let seen = cached(trust_dir, ctx.gun, role)
+        .and_then(|raw| signet_tuf::Envelope::parse(role, &raw).ok())
+        .and_then(|e| e.version());
+    match seen {
+        Some(v) if v > version => Err(ctx.fail(
+            role,
+            format!("rollback: server offers version {version}, this client has seen version {v}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn fetch_targets(

@@ -532,3 +532,139 @@ fn tampered_and_expired_metadata_are_refused_naming_the_role() {
         "192.0.2.1:5000/expiring: targets: expired at",
     );
 }
+
+/// Raises the version recorded in a cached metadata file (as if the client had seen a newer one).
+fn bump_cached_version(trust_dir: &Path, role: &str) -> Vec<u8> {
+    let path = trust_dir
+        .join("tuf")
+        .join(REPO)
+        .join("metadata")
+        .join(format!("{role}.json"));
+    let before = std::fs::read(&path).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    v["signed"]["version"] = serde_json::json!(999);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    before
+}
+
+#[test]
+fn rollback_below_the_cached_version_is_refused_naming_the_role() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let (docker, _keys) = sign_flow(&srv.url, &srv.ca_path);
+    let s = Signet { docker: &docker };
+    let trust = docker.trust_dir();
+    for role in ["timestamp", "snapshot", "targets", "targets/releases"] {
+        let before = bump_cached_version(&trust, role);
+        let err = s.fails(&["verify", &format!("{REPO}:v1")], 3, "rollback");
+        assert!(
+            err.contains(&format!("{REPO}: {role}: rollback: server offers version"))
+                && err.contains("has seen version 999"),
+            "{err}"
+        );
+        // Nothing was written over the cache by the refused fetch.
+        let path = trust
+            .join("tuf")
+            .join(REPO)
+            .join("metadata")
+            .join(format!("{role}.json"));
+        let now: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(now["signed"]["version"], 999);
+        std::fs::write(&path, before).unwrap();
+    }
+    let v = s.run(&["verify", &format!("{REPO}:v1")]).ok("verify after");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+}
+
+#[test]
+fn signs_a_repository_whose_snapshot_key_the_client_holds() {
+    if !require_binaries(&["notary", "notary-server", "notary-signer"]) {
+        return;
+    }
+    let ns = NotaryServer::start();
+    let notary = NotaryCli::new(&ns.url, &ns.ca_path);
+    // notary init keeps the snapshot key on the client.
+    notary.run(&["init", "-p", REPO]).ok("notary init");
+    let snap_before = upload::get(
+        &https_agent(&ns.ca_path),
+        &format!("{}/v2/{REPO}/_trust/tuf/snapshot.json", ns.url),
+    )
+    .1;
+    let v_before = signet_tuf::SignedSnapshot::from_bytes("snapshot", &snap_before)
+        .unwrap()
+        .version();
+
+    let signet = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_signet"))
+            .arg("--trust-dir")
+            .arg(notary.trust_dir.path())
+            .arg("--server")
+            .arg(&ns.url)
+            .arg("--tlscacert")
+            .arg(&ns.ca_path)
+            .env("NOTARY_ROOT_PASSPHRASE", ROOT_PASS)
+            .env("NOTARY_TARGETS_PASSPHRASE", REPO_PASS)
+            .env("NOTARY_SNAPSHOT_PASSPHRASE", REPO_PASS)
+            .env_remove("DOCKER_CONTENT_TRUST_SERVER")
+            .stdin(std::process::Stdio::null())
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    };
+    signet(&[
+        "sign",
+        &format!("{REPO}:v1"),
+        "--digest",
+        DIGEST,
+        "--size",
+        "77",
+    ])
+    .ok("sign with a client-held snapshot key");
+    let rows = notary.list(REPO);
+    assert!(
+        rows.contains(&(
+            "v1".to_string(),
+            DIGEST.trim_start_matches("sha256:").to_string(),
+            77,
+            "targets".to_string()
+        )),
+        "{rows:?}"
+    );
+    // The snapshot the server holds is ours: one version up, signed by the client's key.
+    let snap_after = upload::get(
+        &https_agent(&ns.ca_path),
+        &format!("{}/v2/{REPO}/_trust/tuf/snapshot.json", ns.url),
+    )
+    .1;
+    let snap = signet_tuf::SignedSnapshot::from_bytes("snapshot", &snap_after).unwrap();
+    assert_eq!(snap.version(), v_before + 1);
+    let held: Vec<String> = signet_keys::store::KeyStore::new(notary.trust_dir.path())
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.role == "snapshot")
+        .map(|k| k.id.to_string())
+        .collect();
+    let signers: Vec<String> = snap
+        .envelope
+        .signatures()
+        .iter()
+        .map(|s| s.keyid.to_string())
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(signers, held);
+    // notary itself can keep publishing on top of it.
+    notary
+        .run(&["addhash", REPO, "v2", "5", "--sha256", &DIGEST[7..], "-p"])
+        .ok("notary addhash after signet");
+    let v = signet(&["verify", &format!("{REPO}:v2")]).ok("verify notary's tag");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+}
