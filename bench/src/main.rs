@@ -331,6 +331,16 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
     }
 }
 
+/// Stops nginx gracefully so its worker processes exit with the master.
+struct NginxStop(u32);
+
+impl Drop for NginxStop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-QUIT").arg(self.0.to_string()).status();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// nginx serving the Signet repositories' current files as static TLS content.
 fn start_nginx(source: &Target, repos: usize) -> (Target, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -384,7 +394,7 @@ http {{ access_log off; sendfile on; keepalive_requests 1000000;
             pid,
             keys: BTreeMap::new(),
             next_version: Mutex::new(BTreeMap::new()),
-            _guards: vec![Box::new(proc), Box::new(ca)],
+            _guards: vec![Box::new(NginxStop(pid)), Box::new(proc), Box::new(ca)],
         },
         dir,
     )
