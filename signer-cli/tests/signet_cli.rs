@@ -668,3 +668,108 @@ fn signs_a_repository_whose_snapshot_key_the_client_holds() {
     let v = signet(&["verify", &format!("{REPO}:v2")]).ok("verify notary's tag");
     assert_eq!(v.stdout, format!("{DIGEST}\n"));
 }
+
+#[test]
+fn restore_reads_docker_documented_backups_and_writes_all_or_nothing() {
+    if !require_binaries(&["tar"]) {
+        return;
+    }
+    // No server is contacted: the URL only fills the environment.
+    let docker = DockerCli::new("https://127.0.0.1:9", None);
+    let s = Signet { docker: &docker };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for name in ["dave", "erin"] {
+        let r = s
+            .run(&[
+                "--json",
+                "key",
+                "generate",
+                name,
+                "--dir",
+                dir.path().to_str().unwrap(),
+            ])
+            .ok("key generate");
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let private = docker.trust_dir().join("private");
+    // docker's documented backup: `umask 077; tar -zcvf backup.tar.gz ~/.docker/trust/private`,
+    // whose members are the absolute path without its leading '/'.
+    let archive = dir.path().join("docker-style.tar.gz");
+    let out = Command::new("tar")
+        .arg("-zcf")
+        .arg(&archive)
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.ends_with(&format!("trust/private/{}.key", ids[0]))
+                && !l.starts_with("private/")),
+        "{listing}"
+    );
+    let originals: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| std::fs::read(private.join(format!("{id}.key"))).unwrap())
+        .collect();
+
+    // One key replaced by different bytes under the same ID, the other missing: nothing is
+    // written, and the conflict is named.
+    std::fs::remove_file(private.join(format!("{}.key", ids[1]))).unwrap();
+    let mut changed = originals[0].clone();
+    changed.extend_from_slice(b"\n");
+    std::fs::write(private.join(format!("{}.key", ids[0])), &changed).unwrap();
+    s.fails(
+        &["key", "restore", archive.to_str().unwrap()],
+        1,
+        &format!(
+            "{}.key exists with different contents; not overwriting",
+            ids[0]
+        ),
+    );
+    assert!(!private.join(format!("{}.key", ids[1])).exists());
+
+    // A wrong passphrase: refused before anything is written, the passphrase not echoed.
+    std::fs::write(private.join(format!("{}.key", ids[0])), &originals[0]).unwrap();
+    let wrong = s
+        .cmd()
+        .env(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "wrong-passphrase",
+        )
+        .args(["key", "restore", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("wrong passphrase") && !err.contains("wrong-passphrase"),
+        "{err}"
+    );
+    assert!(!private.join(format!("{}.key", ids[1])).exists());
+
+    // The right passphrase: the missing key comes back byte for byte, mode 0600.
+    let r = s
+        .run(&["--json", "key", "restore", archive.to_str().unwrap()])
+        .ok("restore");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["restored"][0]["id"], ids[1].as_str());
+    assert_eq!(v["restored"][0]["role"], "erin");
+    assert_eq!(v["unchanged"], 1);
+    let restored = private.join(format!("{}.key", ids[1]));
+    assert_eq!(std::fs::read(&restored).unwrap(), originals[1]);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&restored).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
