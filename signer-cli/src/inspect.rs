@@ -24,6 +24,15 @@ fn signer_name(role: &str) -> String {
     }
 }
 
+/// Key IDs as the metadata lists them (for root: the certificate key IDs), as
+/// `docker trust inspect` shows them.
+fn listed_ids(keys: &signet_tuf::RoleKeySet) -> Vec<String> {
+    let mut ids: Vec<String> = keys.keys.keys().cloned().collect();
+    ids.sort();
+    ids
+}
+
+/// Canonical key IDs (the names of private key files), to match local keys.
 fn key_ids(keys: &signet_tuf::RoleKeySet) -> Vec<String> {
     keys.keys
         .values()
@@ -60,7 +69,7 @@ fn inspect_json(repo: &TrustedRepo, tag: Option<&str>) -> serde_json::Value {
         .filter(|d| d.name != "targets/releases")
         .filter_map(|d| {
             let keys = repo.targets.signed.delegation_keys(&d.name).ok()?;
-            Some(json!({"Name": signer_name(&d.name), "Keys": key_ids(&keys).into_iter().map(|id| json!({"ID": id})).collect::<Vec<_>>()}))
+            Some(json!({"Name": signer_name(&d.name), "Keys": listed_ids(&keys).into_iter().map(|id| json!({"ID": id})).collect::<Vec<_>>()}))
         })
         .collect();
     let admin = |name: &str, role: &str| {
@@ -68,7 +77,7 @@ fn inspect_json(repo: &TrustedRepo, tag: Option<&str>) -> serde_json::Value {
             .root
             .signed
             .role_keys(role)
-            .map(|k| key_ids(&k))
+            .map(|k| listed_ids(&k))
             .unwrap_or_default();
         json!({"Name": name, "Keys": ids.into_iter().map(|id| json!({"ID": id})).collect::<Vec<_>>()})
     };

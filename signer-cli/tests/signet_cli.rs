@@ -132,6 +132,10 @@ fn sign_inspect_verify_revoke_against_signet_read_by_docker() {
     let sv: serde_json::Value = serde_json::from_str(&si.stdout).unwrap();
     assert_eq!(sv[0]["SignedTags"], v[0]["SignedTags"]);
     assert_eq!(sv[0]["Signers"][0]["Name"], "alice");
+    // The same document as docker's, plus signet's Expiry list.
+    let mut without_expiry = sv[0].clone();
+    without_expiry.as_object_mut().unwrap().remove("Expiry");
+    assert_eq!(without_expiry, v[0], "signet vs docker trust inspect");
     let status = s.run(&["--json", "status", REPO]).ok("status");
     let st: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert!(st
@@ -192,6 +196,17 @@ fn sign_inspect_verify_revoke_against_signet_read_by_docker() {
         di.stdout.contains("No signatures for 192.0.2.1:5000/app"),
         "{}",
         di.stdout
+    );
+    let sp = s
+        .run(&["inspect", "--pretty", REPO])
+        .ok("signet inspect --pretty after revoke");
+    assert!(
+        sp.stdout.contains("No signatures for 192.0.2.1:5000/app")
+            && sp
+                .stdout
+                .contains("Administrative keys for 192.0.2.1:5000/app"),
+        "{}",
+        sp.stdout
     );
 
     // Clear one-line errors.
