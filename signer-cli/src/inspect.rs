@@ -8,8 +8,14 @@ use time::OffsetDateTime;
 
 fn fetch(ctx: &Context, gun: &str) -> Result<TrustedRepo, CliError> {
     let remote = ctx.remote(gun)?;
-    let repo = trusted_repo::fetch(&remote, &ctx.trust_dir, gun, OffsetDateTime::now_utc())?
-        .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
+    let repo = trusted_repo::fetch(
+        &remote,
+        &ctx.trust_dir,
+        gun,
+        OffsetDateTime::now_utc(),
+        false,
+    )?
+    .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
     for w in &repo.warnings {
         eprintln!("{w}");
     }

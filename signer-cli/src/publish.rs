@@ -44,7 +44,7 @@ impl<'a> Editor<'a> {
     pub fn open(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
         let remote = ctx.remote(gun)?;
         let now = OffsetDateTime::now_utc();
-        match trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now)? {
+        match trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now, true)? {
             Some(repo) => Ok(Self::from_repo(ctx, remote, repo, now)),
             None => Self::initialise(ctx, remote, gun, now),
         }
@@ -54,7 +54,7 @@ impl<'a> Editor<'a> {
     pub fn open_existing(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
         let remote = ctx.remote(gun)?;
         let now = OffsetDateTime::now_utc();
-        let repo = trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now)?
+        let repo = trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now, true)?
             .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
         Ok(Self::from_repo(ctx, remote, repo, now))
     }
@@ -458,6 +458,7 @@ impl<'a> Editor<'a> {
             &self.ctx.trust_dir,
             &self.gun,
             OffsetDateTime::now_utc(),
+            false,
         )?;
         Ok(parts.into_iter().map(|(r, _)| r).collect())
     }

@@ -66,11 +66,13 @@ impl Ctx<'_> {
 }
 
 /// Fetches and verifies a repository. `Ok(None)` when the server has no trust data for it.
+/// `fresh_root`: also GET `root.json` when a root is cached (done before every write).
 pub fn fetch(
     remote: &Remote,
     trust_dir: &Path,
     gun: &str,
     now: OffsetDateTime,
+    fresh_root: bool,
 ) -> Result<Option<TrustedRepo>, CliError> {
     let ctx = Ctx { gun };
     let mut warnings = Vec::new();
@@ -90,6 +92,14 @@ pub fn fetch(
         return Ok(None);
     };
     let mut root = match trusted_root {
+        // Writes start from the server's newest root, as notary's client does.
+        Some(r) if fresh_root => match remote.get(gun, "root.json", DEFAULT_LIMIT)? {
+            Some(raw) if raw != r.raw() => {
+                let newest: SignedRoot = ctx.parse("root", &raw)?;
+                walk_chain(remote, &ctx, r, newest, now)?
+            }
+            _ => r,
+        },
         Some(r) => r,
         None => {
             let raw = remote
@@ -140,32 +150,7 @@ pub fn fetch(
                 .check_hashes("root", &new_raw)
                 .map_err(|e| ctx.fail("root", e))?;
             let newest: SignedRoot = ctx.parse("root", &new_raw)?;
-            if newest.version() < root.version() {
-                return Err(ctx.fail(
-                    "root",
-                    format!(
-                        "rollback from version {} to {}",
-                        root.version(),
-                        newest.version()
-                    ),
-                ));
-            }
-            let mut current = root;
-            for v in current.version() + 1..newest.version() {
-                let raw = remote
-                    .get(gun, &format!("{v}.root.json"), DEFAULT_LIMIT)?
-                    .ok_or_else(|| {
-                        ctx.fail(
-                            "root",
-                            format!("root version {v} is missing from the chain"),
-                        )
-                    })?;
-                let next: SignedRoot = ctx.parse("root", &raw)?;
-                validate_root(&next, Some(&current), gun, now).map_err(|e| ctx.fail("root", e))?;
-                current = next;
-            }
-            validate_root(&newest, Some(&current), gun, now).map_err(|e| ctx.fail("root", e))?;
-            root = newest;
+            root = walk_chain(remote, &ctx, root, newest, now)?;
         }
     }
     root.check_expiry("root", now)
@@ -238,6 +223,62 @@ pub fn fetch(
         delegations,
         warnings,
     }))
+}
+
+/// Moves trust from `current` to `newest`: a newer root must be signed by its predecessor's
+/// keys, each intermediate version fetched as `<v>.root.json` and checked in turn.
+fn walk_chain(
+    remote: &Remote,
+    ctx: &Ctx<'_>,
+    current: SignedRoot,
+    newest: SignedRoot,
+    now: OffsetDateTime,
+) -> Result<SignedRoot, CliError> {
+    if newest.version() < current.version() {
+        return Err(ctx.fail(
+            "root",
+            format!(
+                "rollback from version {} to {}",
+                current.version(),
+                newest.version()
+            ),
+        ));
+    }
+    if newest.version() == current.version() {
+        if newest.raw() == current.raw() {
+            return Ok(current);
+        }
+        return Err(ctx.fail(
+            "root",
+            format!(
+                "server offers a different root with the same version {}",
+                current.version()
+            ),
+        ));
+    }
+    let gun = ctx.gun;
+    let mut current = current;
+    for v in current.version() + 1..newest.version() {
+        let raw = remote
+            .get(gun, &format!("{v}.root.json"), DEFAULT_LIMIT)?
+            .ok_or_else(|| {
+                ctx.fail(
+                    "root",
+                    format!("root version {v} is missing from the chain"),
+                )
+            })?;
+        let next: SignedRoot = ctx.parse("root", &raw)?;
+        if next.version() != v {
+            return Err(ctx.fail(
+                "root",
+                format!("{v}.root.json holds version {}", next.version()),
+            ));
+        }
+        validate_root(&next, Some(&current), gun, now).map_err(|e| ctx.fail("root", e))?;
+        current = next;
+    }
+    validate_root(&newest, Some(&current), gun, now).map_err(|e| ctx.fail("root", e))?;
+    Ok(newest)
 }
 
 /// A role older than the copy this client cached is a rollback (notary loads every role with

@@ -432,6 +432,16 @@ fn key_rotation_keeps_existing_clients_working() {
     watcher
         .run(&["trust", "inspect", REPO])
         .ok("watcher caches root v1");
+    // signet's own cache as it was before the rotations, to be put back afterwards.
+    let metadata = docker.trust_dir().join("tuf").join(REPO).join("metadata");
+    let old_cache = tempfile::tempdir().unwrap();
+    for role in ["root", "timestamp", "snapshot", "targets"] {
+        std::fs::copy(
+            metadata.join(format!("{role}.json")),
+            old_cache.path().join(format!("{role}.json")),
+        )
+        .unwrap();
+    }
 
     let before = signet_tuf::SignedRoot::from_bytes(
         "root",
@@ -483,6 +493,26 @@ fn key_rotation_keeps_existing_clients_working() {
         "{}",
         seen.stdout
     );
+    // signet with the stale cache walks 1.root.json → … → newest, each signed by the last.
+    for role in ["root", "timestamp", "snapshot", "targets"] {
+        std::fs::copy(
+            old_cache.path().join(format!("{role}.json")),
+            metadata.join(format!("{role}.json")),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        s.run(&["verify", &format!("{REPO}:v2")])
+            .ok("verify from a stale cached root")
+            .stdout,
+        format!("{DIGEST}\n")
+    );
+    let cached = signet_tuf::SignedRoot::from_bytes(
+        "root",
+        &std::fs::read(metadata.join("root.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cached.version(), after.version());
     let fresh = DockerCli::new(&srv.url, Some(&srv.ca_path));
     let fs = Signet { docker: &fresh };
     assert_eq!(
