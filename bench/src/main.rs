@@ -336,7 +336,10 @@ struct NginxStop(u32);
 
 impl Drop for NginxStop {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-QUIT").arg(self.0.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-QUIT")
+            .arg(self.0.to_string())
+            .status();
         std::thread::sleep(Duration::from_millis(300));
     }
 }
