@@ -19,6 +19,8 @@ struct Opts {
     out: PathBuf,
     server_bin: PathBuf,
     big_tags: usize,
+    /// Only Signet (no reference servers, no nginx): quick memory and throughput checks.
+    signet_only: bool,
 }
 
 fn parse_opts() -> Opts {
@@ -28,6 +30,7 @@ fn parse_opts() -> Opts {
         out: PathBuf::from("bench-results.jsonl"),
         server_bin: PathBuf::from("target/release/signet-server"),
         big_tags: 10_000,
+        signet_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -39,6 +42,11 @@ fn parse_opts() -> Opts {
             "--out" => o.out = PathBuf::from(v),
             "--server-bin" => o.server_bin = PathBuf::from(v),
             "--big-tags" => o.big_tags = v.parse().expect("--big-tags N"),
+            "--signet-only" => {
+                o.signet_only = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -418,26 +426,30 @@ fn main() {
     let signet_db = pg.create_database("signet");
 
     let mut targets: Vec<Target> = Vec::new();
-    let ns_mem = NotaryServer::start();
-    targets.push(Target {
-        name: "notary-server memory",
-        url: ns_mem.url.clone(),
-        ca: ns_mem.ca_path.clone(),
-        pid: ns_mem.server_pid(),
-        keys: BTreeMap::new(),
-        next_version: Mutex::new(BTreeMap::new()),
-        _guards: vec![],
-    });
-    let ns_pg = NotaryServer::start_with_storage(Some(&notary_db));
-    targets.push(Target {
-        name: "notary-server postgres",
-        url: ns_pg.url.clone(),
-        ca: ns_pg.ca_path.clone(),
-        pid: ns_pg.server_pid(),
-        keys: BTreeMap::new(),
-        next_version: Mutex::new(BTreeMap::new()),
-        _guards: vec![],
-    });
+    let ns_mem = (!o.signet_only).then(NotaryServer::start);
+    if let Some(ns_mem) = &ns_mem {
+        targets.push(Target {
+            name: "notary-server memory",
+            url: ns_mem.url.clone(),
+            ca: ns_mem.ca_path.clone(),
+            pid: ns_mem.server_pid(),
+            keys: BTreeMap::new(),
+            next_version: Mutex::new(BTreeMap::new()),
+            _guards: vec![],
+        });
+    }
+    let ns_pg = (!o.signet_only).then(|| NotaryServer::start_with_storage(Some(&notary_db)));
+    if let Some(ns_pg) = &ns_pg {
+        targets.push(Target {
+            name: "notary-server postgres",
+            url: ns_pg.url.clone(),
+            ca: ns_pg.ca_path.clone(),
+            pid: ns_pg.server_pid(),
+            keys: BTreeMap::new(),
+            next_version: Mutex::new(BTreeMap::new()),
+            _guards: vec![],
+        });
+    }
     let (url, ca, proc, dir) = start_signet(&o.server_bin, None);
     targets.push(Target {
         name: "signet sqlite",
@@ -466,8 +478,17 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500));
         rss_idle.insert(t.name, rss_kib(t.pid));
     }
-    let (nginx, _nginx_dir) = start_nginx(&targets[2], o.repos);
-    targets.push(nginx);
+    let signet_index = targets
+        .iter()
+        .position(|t| t.name == "signet sqlite")
+        .unwrap_or(0);
+    let _nginx_dir = if o.signet_only {
+        None
+    } else {
+        let (nginx, dir) = start_nginx(&targets[signet_index], o.repos);
+        targets.push(nginx);
+        Some(dir)
+    };
 
     let r = o.repos;
     let random = |role: &str| {

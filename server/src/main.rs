@@ -228,7 +228,14 @@ fn main() -> ExitCode {
                 .with_env_filter(tracing_subscriber::EnvFilter::new(log))
                 .with_writer(std::io::stderr)
                 .init();
-            let rt = match tokio::runtime::Runtime::new() {
+            // Database work runs on blocking threads; a small bound keeps memory flat under
+            // load (every extra thread can bring its own allocator arena) while still letting
+            // SQLite readers and PostgreSQL connections work in parallel.
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .max_blocking_threads(16)
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("signet-server: {e}");
