@@ -184,8 +184,18 @@ pub fn backup(ctx: &Context, out: Option<PathBuf>) -> Result<(), CliError> {
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
     let keys = ctx.store.list()?;
-    tar.append_dir_all("private", &private)
-        .map_err(|e| CliError::file(&out, e))?;
+    // Same paths as `tar -zcf … -C <trust dir> private`: private/<id>.key (legacy subfolders kept).
+    let mut progress = crate::progress::Progress::new("backing up keys", keys.len());
+    for k in &keys {
+        progress.step(&k.id.as_str()[..12]);
+        let rel = k
+            .path
+            .strip_prefix(&private)
+            .map_err(|e| CliError::file(&k.path, e))?;
+        tar.append_path_with_name(&k.path, Path::new("private").join(rel))
+            .map_err(|e| CliError::file(&out, e))?;
+    }
+    progress.finish();
     let gz = tar.into_inner().map_err(|e| CliError::file(&out, e))?;
     let f = gz.finish().map_err(|e| CliError::file(&out, e))?;
     f.sync_all().map_err(|e| CliError::file(&out, e))?;
@@ -250,7 +260,9 @@ pub fn restore(ctx: &Context, archive: &Path) -> Result<(), CliError> {
     let mut pass = ctx.passphrases()?;
     let mut to_write = Vec::new();
     let mut unchanged = 0;
+    let mut progress = crate::progress::Progress::new("checking keys", found.len());
     for (id, data) in &found {
+        progress.step(&id.as_str()[..12]);
         let decoded = key_file::decode(data, id, pass.as_mut())
             .map_err(|e| CliError::Keys(format!("key {id} in backup: {e}")))?;
         if &decoded.key.id() != id {
@@ -272,9 +284,13 @@ pub fn restore(ctx: &Context, archive: &Path) -> Result<(), CliError> {
         }
         to_write.push((id.clone(), decoded.info.role, data));
     }
+    progress.finish();
+    let mut progress = crate::progress::Progress::new("restoring keys", to_write.len());
     for (id, _, data) in &to_write {
+        progress.step(&id.as_str()[..12]);
         ctx.store.write_file(id, data)?;
     }
+    progress.finish();
     if ctx.json {
         let restored: Vec<_> = to_write
             .iter()

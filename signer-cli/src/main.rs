@@ -6,6 +6,7 @@ mod error;
 mod image_ref;
 mod inspect;
 mod keys_cmd;
+mod progress;
 mod publish;
 mod registry;
 mod remote;

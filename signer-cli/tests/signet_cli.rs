@@ -818,3 +818,51 @@ fn restore_reads_docker_documented_backups_and_writes_all_or_nothing() {
     );
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn long_key_operations_show_progress_only_on_a_terminal() {
+    if !require_binaries(&["script"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let s = Signet { docker: &docker };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["dave", "erin", "frank"] {
+        s.run(&[
+            "key",
+            "generate",
+            name,
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .ok("key generate");
+    }
+    let archive = dir.path().join("keys.tar.gz");
+    // Piped: no progress line at all.
+    let piped = s
+        .run(&["key", "backup", "-o", archive.to_str().unwrap()])
+        .ok("backup");
+    assert!(!piped.stderr.contains("backing up"), "{}", piped.stderr);
+    // On a terminal (script gives the command a pty): a counter that ends at 3/3.
+    let line = format!(
+        "{} key restore {}",
+        env!("CARGO_BIN_EXE_signet"),
+        archive.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .envs(
+            s.cmd()
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(text.contains("checking keys 3/3 done"), "{text}");
+    assert!(
+        text.contains("3 already present") || text.contains("0 key(s) restored, 3 already present"),
+        "{text}"
+    );
+}
