@@ -1,7 +1,7 @@
 //! Rough publish rate against a Signet server started in-process (not a benchmark of
 //! record; see bench/ for the side-by-side comparison): sequential targets publishes.
 //!
-//!     cargo run --release -p signet-interop --example publish_rate -- 300
+//!     cargo run --release -p signet-interop --example publish_rate -- 300 [URL CA_FILE]
 
 use signet_interop::upload::{self, RepoKeys};
 use signet_interop::*;
