@@ -20,5 +20,5 @@ pub mod store;
 
 pub use certificate::{root_certificate, Certificate, CertificateError};
 pub use key_id::KeyId;
-pub use private_key::{KeySignature, PrivateKey};
+pub use private_key::{KeySignature, PreparedKey, PrivateKey};
 pub use public_key::{KeyError, KeyType, PublicKey};

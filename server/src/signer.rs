@@ -9,7 +9,7 @@ use crate::store::{SealedKey, Store, StoreError};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
-use signet_keys::{KeySignature, PrivateKey, PublicKey};
+use signet_keys::{KeySignature, PreparedKey, PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
@@ -60,7 +60,7 @@ const CHECK_PLAINTEXT: &[u8] = b"signet signer passphrase check";
 pub struct Signer {
     store: Arc<dyn Store>,
     kek: Zeroizing<[u8; 32]>,
-    open_keys: Mutex<HashMap<(String, String), Arc<PrivateKey>>>,
+    open_keys: Mutex<HashMap<(String, String), Arc<PreparedKey>>>,
 }
 
 fn seal(kek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
@@ -151,11 +151,12 @@ impl Signer {
             },
             OffsetDateTime::now_utc(),
         )?;
-        self.cache().insert((gun.to_string(), id), Arc::new(key));
+        self.cache()
+            .insert((gun.to_string(), id), Arc::new(PreparedKey::new(key)));
         Ok(public)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<PrivateKey>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<PreparedKey>>> {
         self.open_keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -202,7 +203,7 @@ impl Signer {
         self.create(gun, role)
     }
 
-    fn private(&self, k: &SealedKey) -> Result<Arc<PrivateKey>, SignerError> {
+    fn private(&self, k: &SealedKey) -> Result<Arc<PreparedKey>, SignerError> {
         let cache_key = (k.gun.clone(), k.key_id.clone());
         if let Some(p) = self.cache().get(&cache_key) {
             return Ok(p.clone());
@@ -213,8 +214,10 @@ impl Signer {
         };
         let der =
             open(&self.kek, &k.sealed_private, &aad(&k.key_id, &k.gun)).ok_or_else(unseal_err)?;
-        let key = Arc::new(signet_keys::pkcs8::decode(&der).map_err(|_| unseal_err())?);
-        if key.id().as_str() != k.key_id {
+        let key = Arc::new(PreparedKey::new(
+            signet_keys::pkcs8::decode(&der).map_err(|_| unseal_err())?,
+        ));
+        if key.key().id().as_str() != k.key_id {
             return Err(unseal_err());
         }
         self.cache().insert(cache_key, key.clone());
@@ -303,7 +306,7 @@ mod tests {
             let fresh = Signer::open(s.clone(), b"operator pass").unwrap();
             fresh.private(&rows[0]).unwrap()
         };
-        assert_eq!(der.id(), a.id());
+        assert_eq!(der.key().id(), a.id());
         // Moved to another GUN, the row does not open.
         let mut moved = rows[0].clone();
         moved.gun = "example.com/b".into();
