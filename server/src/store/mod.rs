@@ -13,7 +13,7 @@ pub use sqlite::SqliteStore;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum StoreError {
     #[error("version {version} of {role} is not newer than the stored one")]
     OldVersion { role: String, version: i64 },

@@ -5,11 +5,25 @@ use super::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
+/// One queued update waiting for a group commit.
+struct Job {
+    gun: String,
+    rows: Vec<NewMeta>,
+    now: OffsetDateTime,
+    result: Arc<Mutex<Option<Result<(), StoreError>>>>,
+}
+
+/// The SQLite store: a writer connection and a reader connection (WAL lets reads proceed
+/// while a commit is in flight). Concurrent updates are group-committed: whoever holds the
+/// writer applies every queued update in one transaction (a savepoint each, so one stale
+/// update fails alone) and pays for one fsync on behalf of all.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    pending: Mutex<Vec<Job>>,
 }
 
 const SCHEMA: &str = "
@@ -65,56 +79,26 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        let reader = Connection::open(path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
-        // back), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn row_to_meta(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeta> {
-        let data: Vec<u8> = row.get(2)?;
-        Ok(StoredMeta {
-            role: row.get(0)?,
-            version: row.get(1)?,
-            bytes: bytes::Bytes::from(data),
-            sha256_hex: row.get(3)?,
-            created_at: from_micros(row.get(4)?),
-        })
-    }
-}
-
-impl Store for SqliteStore {
-    fn by_version(
-        &self,
-        gun: &str,
-        role: &str,
-        version: i64,
-    ) -> Result<Option<StoredMeta>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND version=?3",
-                params![gun, role, version],
-                Self::row_to_meta,
-            )
-            .optional()?)
-    }
-
-    /// Stores an update in one transaction. Every role's version must be strictly greater
-    /// than any stored version of that role; a timestamp also writes a changefeed record.
-    fn update_many(
-        &self,
+    /// Applies one update inside the open transaction (checked against stored versions).
+    fn apply(
+        tx: &Connection,
         gun: &str,
         rows: &[NewMeta],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
         let mut seen = std::collections::HashSet::new();
         for r in rows {
             if !seen.insert(r.role.as_str()) {
@@ -146,11 +130,107 @@ impl Store for SqliteStore {
                 )?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 
-    /// Deletes every version of every role of a GUN; returns how many files were removed.
+    /// Commits every queued job in one transaction and records each job's outcome.
+    fn commit_batch(conn: &mut Connection, jobs: Vec<Job>) {
+        let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(jobs.len());
+        let committed = (|| -> Result<(), StoreError> {
+            let mut tx = conn.transaction()?;
+            for job in &jobs {
+                let sp = tx.savepoint()?;
+                match Self::apply(&sp, &job.gun, &job.rows, job.now) {
+                    Ok(()) => {
+                        sp.commit()?;
+                        outcomes.push(Ok(()));
+                    }
+                    // Dropping the savepoint rolls back just this job.
+                    Err(e) => outcomes.push(Err(e)),
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        for (i, job) in jobs.into_iter().enumerate() {
+            let result = match &committed {
+                Ok(()) => outcomes
+                    .get(i)
+                    .cloned()
+                    .unwrap_or(Err(StoreError::Backend("lost outcome".into()))),
+                Err(e) => Err(e.clone()),
+            };
+            *job.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn row_to_meta(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeta> {
+        let data: Vec<u8> = row.get(2)?;
+        Ok(StoredMeta {
+            role: row.get(0)?,
+            version: row.get(1)?,
+            bytes: bytes::Bytes::from(data),
+            sha256_hex: row.get(3)?,
+            created_at: from_micros(row.get(4)?),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: i64,
+    ) -> Result<Option<StoredMeta>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND version=?3",
+                params![gun, role, version],
+                Self::row_to_meta,
+            )
+            .optional()?)
+    }
+
+    /// Stores an update in one transaction. Every role's version must be strictly greater
+    /// than any stored version of that role; a timestamp also writes a changefeed record.
+    fn update_many(
+        &self,
+        gun: &str,
+        rows: &[NewMeta],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let result = Arc::new(Mutex::new(None));
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Job {
+                gun: gun.to_string(),
+                rows: rows.to_vec(),
+                now,
+                result: result.clone(),
+            });
+        let take = || result.lock().unwrap_or_else(|p| p.into_inner()).take();
+        loop {
+            if let Some(r) = take() {
+                return r;
+            }
+            let mut conn = self.conn();
+            if let Some(r) = take() {
+                return r;
+            }
+            let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            Self::commit_batch(&mut conn, jobs);
+        }
+    }
+
     fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -174,7 +254,7 @@ impl Store for SqliteStore {
         change_id: i64,
         records: i64,
     ) -> Result<Vec<Change>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let limit = records.unsigned_abs() as i64;
         let gun_clause = if gun.is_some() {
             "AND gun=?3"
@@ -216,7 +296,7 @@ impl Store for SqliteStore {
 
     /// Keys of a role for a GUN, oldest first.
     fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT key_id, gun, role, algorithm, public, sealed_private, used FROM server_keys WHERE gun=?1 AND role=?2 ORDER BY created_at ASC, rowid ASC",
         )?;
@@ -262,7 +342,7 @@ impl Store for SqliteStore {
 impl MetaReader for SqliteStore {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 ORDER BY version DESC LIMIT 1",
                 params![gun, role],
@@ -278,12 +358,70 @@ impl MetaReader for SqliteStore {
         sha256_hex: &str,
     ) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND sha256=?3 ORDER BY version DESC LIMIT 1",
                 params![gun, role, sha256_hex],
                 Self::row_to_meta,
             )
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(role: &str, version: i64) -> NewMeta {
+        NewMeta {
+            role: role.into(),
+            version,
+            bytes: format!("{{\"{role}\":{version}}}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn concurrent_updates_commit_together_and_a_stale_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let now = OffsetDateTime::now_utc();
+        store
+            .update_many("g/stale", &[row("targets", 5)], now)
+            .unwrap();
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    if i == 0 {
+                        // Older than what is stored: must fail without disturbing the others.
+                        store.update_many("g/stale", &[row("targets", 4), row("timestamp", 1)], now)
+                    } else {
+                        store.update_many(
+                            &format!("g/{i}"),
+                            &[row("targets", 1), row("timestamp", 1)],
+                            now,
+                        )
+                    }
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(
+            matches!(results[0], Err(StoreError::OldVersion { ref role, version: 4 }) if role == "targets")
+        );
+        assert!(results[1..].iter().all(|r| r.is_ok()), "{results:?}");
+        for i in 1..24 {
+            assert_eq!(
+                store
+                    .latest(&format!("g/{i}"), "timestamp")
+                    .unwrap()
+                    .unwrap()
+                    .version,
+                1
+            );
+        }
+        // The failed update left nothing behind, not even its timestamp.
+        assert!(store.latest("g/stale", "timestamp").unwrap().is_none());
+        assert_eq!(store.changefeed(None, 0, 100).unwrap().len(), 23);
     }
 }
