@@ -66,6 +66,10 @@ struct Target {
     _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -225,6 +229,8 @@ struct Measure {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// The server process died during the run.
+    crashed: bool,
 }
 
 fn parse_latency(v: &str) -> f64 {
@@ -285,6 +291,7 @@ fn wrk(
         p50_ms: field("50%").map(|v| parse_latency(&v)).unwrap_or(f64::NAN),
         p99_ms: field("99%").map(|v| parse_latency(&v)).unwrap_or(f64::NAN),
         errors,
+        crashed: false,
     }
 }
 
@@ -294,10 +301,11 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
     let stop = AtomicBool::new(false);
     let lat: Mutex<Vec<f64>> = Mutex::new(Vec::new());
     let errors = AtomicU64::new(0);
+    let crashed = AtomicBool::new(false);
     let start = Instant::now();
     std::thread::scope(|s| {
         for w in 0..workers {
-            let (agent, stop, lat, errors) = (&agent, &stop, &lat, &errors);
+            let (agent, stop, lat, errors, crashed) = (&agent, &stop, &lat, &errors, &crashed);
             let g = gun(w + 2);
             let keys = &t.keys[&g];
             let next_version = &t.next_version;
@@ -306,7 +314,21 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
                 while !stop.load(Ordering::Relaxed) {
                     let body = keys.targets(version, &[("tag", format!("{version}").as_bytes())]);
                     let t0 = Instant::now();
-                    let (st, _) = upload::post_update(agent, &t.url, &g, &[("targets", &body)]);
+                    // A reference server that dies under load refuses connections from then on:
+                    // count that as errors instead of aborting the whole run.
+                    let st = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        upload::post_update(agent, &t.url, &g, &[("targets", &body)]).0
+                    })) {
+                        Ok(st) => st,
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            if !alive(t.pid) {
+                                crashed.store(true, Ordering::Relaxed);
+                                break;
+                            }
+                            continue;
+                        }
+                    };
                     lat.lock()
                         .unwrap()
                         .push(t0.elapsed().as_secs_f64() * 1000.0);
@@ -336,6 +358,7 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         errors: errs,
+        crashed: crashed.load(Ordering::Relaxed),
     }
 }
 
@@ -581,11 +604,15 @@ fn main() {
                 m.rps,
                 m.p50_ms,
                 m.p99_ms,
-                m.errors,
+                if m.crashed {
+                    format!("{} CRASH", m.errors)
+                } else {
+                    m.errors.to_string()
+                },
                 ratio(base),
                 ratio(ceil)
             );
-            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "repos": o.repos + 1, "duration_s": o.duration});
+            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "repos": o.repos + 1, "duration_s": o.duration});
             writeln!(jsonl, "{line}").unwrap();
         }
     }

@@ -257,10 +257,10 @@ impl App {
                 };
                 match (m, file) {
                     (Method::GET, MetaRequest::Key(role)) => {
-                        ("key", self.get_key(&gun, role).await)
+                        ("key", self.server_key(&gun, role, false).await)
                     }
                     (Method::POST, MetaRequest::Key(role)) => {
-                        ("key", self.rotate_key(&gun, role).await)
+                        ("key", self.server_key(&gun, role, true).await)
                     }
                     (Method::GET, MetaRequest::Current(role)) => {
                         ("current", self.get_current(&gun, &role).await)
@@ -597,31 +597,29 @@ impl App {
             .unwrap_or_default())
     }
 
-    async fn get_key(self: &Arc<Self>, gun: &str, role: ServerRole) -> Result<Resp, ApiError> {
+    /// GET `<role>.key` (`rotate` false: the key in use or a pending one) or POST (`rotate`
+    /// true: a new pending key). Serialised per GUN like publishes.
+    async fn server_key(
+        self: &Arc<Self>,
+        gun: &str,
+        role: ServerRole,
+        rotate: bool,
+    ) -> Result<Resp, ApiError> {
         let lock = self.gun_lock(gun);
         let _guard = lock.lock().await;
         let (app, g) = (self.clone(), gun.to_string());
         let key = self
             .blocking(move || {
                 let ids = Self::root_key_ids(app.store.as_ref(), &g, role)?;
-                app.signer
-                    .get_or_create(&g, role, &ids)
-                    .map_err(|_| ApiError::new(ErrorCode::Unknown))
-            })
-            .await?;
-        Ok(Self::key_response(&key))
-    }
-
-    async fn rotate_key(self: &Arc<Self>, gun: &str, role: ServerRole) -> Result<Resp, ApiError> {
-        let lock = self.gun_lock(gun);
-        let _guard = lock.lock().await;
-        let (app, g) = (self.clone(), gun.to_string());
-        let key = self
-            .blocking(move || {
-                let ids = Self::root_key_ids(app.store.as_ref(), &g, role)?;
-                app.signer
-                    .rotate(&g, role, &ids)
-                    .map_err(|_| ApiError::new(ErrorCode::Unknown))
+                let key = if rotate {
+                    app.signer.rotate(&g, role, &ids)
+                } else {
+                    app.signer.get_or_create(&g, role, &ids)
+                };
+                key.map_err(|e| {
+                    tracing::error!(error = %e, "server key");
+                    ApiError::new(ErrorCode::Unknown)
+                })
             })
             .await?;
         Ok(Self::key_response(&key))
