@@ -133,7 +133,11 @@ fn populate(t: &mut Target, repos: usize, big_tags: usize) {
     let next = AtomicU64::new(0);
     let made: Mutex<BTreeMap<String, RepoKeys>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
-        for _ in 0..8 {
+        // notary-signer's memory key store dies with a Go runtime fatal error in
+        // CryptoService.Create under concurrent key creation (4 of 5 probe runs of 1,500
+        // repositories from 8 threads): create the reference's repositories one at a time.
+        let threads = if t.name.starts_with("notary") { 1 } else { 8 };
+        for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 if i > repos {
