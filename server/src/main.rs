@@ -109,7 +109,7 @@ fn signer_passphrase(file: Option<&Path>, data_dir: &Path) -> Result<Zeroizing<S
     if let Ok(p) = std::fs::read_to_string(&path) {
         return Ok(Zeroizing::new(p.trim_end().to_string()));
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    serve::create_data_dir(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
     let pass = Zeroizing::new(hex::encode(raw));

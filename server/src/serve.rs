@@ -100,11 +100,21 @@ impl Running {
     }
 }
 
+/// Creates the data directory (mode 0700: it holds the sealed keys' database, the TLS keys
+/// and possibly the generated signer passphrase). An existing directory is left as it is.
+pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+}
+
 pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     if matches!(cfg.tls, TlsMode::Insecure) && !cfg.listen.ip().is_loopback() {
         return Err(ServeError::InsecureNonLoopback(cfg.listen));
     }
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| ServeError::DataDir {
+    create_data_dir(&cfg.data_dir).map_err(|source| ServeError::DataDir {
         path: cfg.data_dir.display().to_string(),
         source,
     })?;
@@ -198,4 +208,19 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         shutdown: Some(tx),
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_data_dir_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("signet-data");
+        super::create_data_dir(&dir).unwrap();
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
 }
