@@ -53,7 +53,9 @@ pub struct App {
     signer: Arc<Signer>,
     cfg: HttpConfig,
     pub metrics: Metrics,
-    cache: RwLock<HashMap<(String, String), CachedFile>>,
+    /// GUN → role → file: lookups borrow the request's strings, and a publish drops one GUN's
+    /// entries without scanning the others.
+    cache: RwLock<HashMap<String, HashMap<String, CachedFile>>>,
     gun_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -289,7 +291,7 @@ impl App {
 
     fn cached(&self, gun: &str, role: &str) -> Option<CachedFile> {
         let c = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        let f = c.get(&(gun.to_string(), role.to_string()))?;
+        let f = c.get(gun)?.get(role)?;
         match f.fresh_until {
             Some(t) if t <= OffsetDateTime::now_utc() => None,
             _ => Some(f.clone()),
@@ -300,14 +302,16 @@ impl App {
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((gun.to_string(), role.to_string()), f);
+            .entry(gun.to_string())
+            .or_default()
+            .insert(role.to_string(), f);
     }
 
     fn invalidate(&self, gun: &str) {
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|(g, _), _| g != gun);
+            .remove(gun);
     }
 
     fn with_cache_headers(
