@@ -153,8 +153,7 @@ pub fn plan_update(
     // §2.1: the stored root must still validate, certificates' expiry included.
     let stored_root: Option<SignedRoot> = load_stored(reader, gun, ROOT)?;
     if let Some(r) = &stored_root {
-        validate_root(r, None, gun, now)
-            .map_err(|e| UpdateError::StoredRootInvalid(e.to_string()))?;
+        validate_stored_root(r, gun, now)?;
     }
 
     // §2.2: root in the update.
@@ -340,6 +339,44 @@ pub fn plan_update(
         bytes: ts_bytes,
     });
     Ok(rows)
+}
+
+/// Stored roots already validated: GUN → (SHA-256 of the root bytes, valid until). A root is
+/// re-checked at most once a minute and never past its earliest certificate expiry, so an
+/// expired root certificate still stops every push, as in the reference (§2.1).
+static VALIDATED_ROOTS: std::sync::Mutex<BTreeMap<String, ([u8; 32], OffsetDateTime)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn validate_stored_root(
+    root: &SignedRoot,
+    gun: &str,
+    now: OffsetDateTime,
+) -> Result<(), UpdateError> {
+    let digest = signet_tuf::file_meta::sha256(root.raw());
+    let mut cache = VALIDATED_ROOTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((d, until)) = cache.get(gun) {
+        if *d == digest && now < *until {
+            return Ok(());
+        }
+    }
+    validate_root(root, None, gun, now)
+        .map_err(|e| UpdateError::StoredRootInvalid(e.to_string()))?;
+    let earliest_expiry = root
+        .signed
+        .role_keys(ROOT)
+        .ok()
+        .and_then(|keys| {
+            keys.keys
+                .values()
+                .filter_map(|k| k.leaf_certificate().ok().map(|c| c.not_after()))
+                .min()
+        })
+        .unwrap_or(now);
+    cache.insert(
+        gun.to_string(),
+        (digest, earliest_expiry.min(now + Duration::minutes(1))),
+    );
+    Ok(())
 }
 
 /// Versions must be strictly greater than the stored one (checked again by the store inside
@@ -626,6 +663,30 @@ mod tests {
             .unwrap();
         assert!(again.new_rows.is_empty());
         assert_eq!(again.timestamp, state.timestamp);
+    }
+
+    #[test]
+    fn an_expired_stored_root_certificate_stops_every_push_despite_the_cache() {
+        let mut f = fixture();
+        let now = OffsetDateTime::now_utc();
+        // A root certificate that lapses two seconds from now.
+        f.root_cert = signet_keys::root_certificate(
+            &f.root_key,
+            GUN,
+            now - Duration::days(1),
+            now + Duration::seconds(2),
+        )
+        .unwrap();
+        f.publish(vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(1))], now)
+            .unwrap();
+        f.publish(vec![up(TARGETS, f.targets(2))], OffsetDateTime::now_utc())
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let e = f
+            .publish(vec![up(TARGETS, f.targets(3))], OffsetDateTime::now_utc())
+            .unwrap_err();
+        assert!(matches!(e, UpdateError::StoredRootInvalid(_)), "{e}");
+        assert_eq!((e.api_code(), e.detail()), ("INVALID_UPDATE", None));
     }
 
     #[test]
