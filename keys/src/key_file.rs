@@ -2,6 +2,7 @@
 //! repository keys `gun:`) headers around notary's PKCS#8, usually encrypted.
 
 use crate::key_id::KeyId;
+use crate::legacy_encryption::{self, LegacyEncryptionError};
 use crate::passphrase::{PassphraseError, PassphraseRequest, PassphraseSource};
 use crate::pem::{self, PemError};
 use crate::pkcs8::{self, Pkcs8Error};
@@ -11,6 +12,9 @@ use zeroize::Zeroizing;
 
 const ENCRYPTED: &str = "ENCRYPTED PRIVATE KEY";
 const PLAIN: &str = "PRIVATE KEY";
+const EC_LEGACY: &str = "EC PRIVATE KEY";
+const RSA_LEGACY: &str = "RSA PRIVATE KEY";
+const ED25519_LEGACY: &str = "ED25519 PRIVATE KEY";
 
 #[derive(Debug, Error)]
 pub enum KeyFileError {
@@ -24,6 +28,8 @@ pub enum KeyFileError {
     Passphrase(#[from] PassphraseError),
     #[error("key file: {0}")]
     Pkcs8(Pkcs8Error),
+    #[error("key file: {0}")]
+    LegacyEncryption(LegacyEncryptionError),
 }
 
 impl From<Pkcs8Error> for KeyFileError {
@@ -43,6 +49,9 @@ pub struct KeyFileInfo {
     pub role: String,
     pub gun: Option<String>,
     pub encrypted: bool,
+    /// `ecdsa`, `ed25519` or `rsa` when the file shows it without decrypting (unencrypted
+    /// PKCS#8 and the legacy block types); `None` for encrypted PKCS#8.
+    pub algorithm: Option<&'static str>,
 }
 
 /// A decrypted key file.
@@ -77,18 +86,63 @@ pub fn inspect(bytes: &[u8]) -> Result<KeyFileInfo, KeyFileError> {
 }
 
 fn info_of(block: &pem::Block) -> Result<KeyFileInfo, KeyFileError> {
-    let encrypted = match block.label.as_str() {
-        ENCRYPTED => true,
-        PLAIN | "EC PRIVATE KEY" | "RSA PRIVATE KEY" | "ED25519 PRIVATE KEY" => {
-            block.header("Proc-Type").is_some()
-        }
+    let legacy_encrypted = block
+        .header("Proc-Type")
+        .is_some_and(|v| v.ends_with("ENCRYPTED"));
+    let (encrypted, algorithm) = match block.label.as_str() {
+        ENCRYPTED => (true, None),
+        PLAIN => (legacy_encrypted, pkcs8::algorithm_of(&block.data)),
+        EC_LEGACY => (legacy_encrypted, Some("ecdsa")),
+        RSA_LEGACY => (legacy_encrypted, Some("rsa")),
+        ED25519_LEGACY => (legacy_encrypted, Some("ed25519")),
         other => return Err(KeyFileError::NotAPrivateKey(other.to_string())),
     };
     Ok(KeyFileInfo {
         role: block.header("role").unwrap_or("").to_string(),
         gun: block.header("gun").map(str::to_string),
         encrypted,
+        algorithm: if encrypted && block.label == PLAIN {
+            None
+        } else {
+            algorithm
+        },
     })
+}
+
+/// Asks `passphrases` until `attempt` accepts one; a source that gives up ends in
+/// [`KeyFileError::WrongPassphrase`] naming the key and role (never the passphrase).
+fn with_passphrase(
+    key_id: &KeyId,
+    role: &str,
+    passphrases: &mut dyn PassphraseSource,
+    mut attempt_with: impl FnMut(&[u8]) -> Result<PrivateKey, KeyFileError>,
+) -> Result<PrivateKey, KeyFileError> {
+    let mut attempt = 0;
+    loop {
+        let req = PassphraseRequest {
+            key_id,
+            role,
+            new_key: false,
+            attempt,
+        };
+        let pass = match passphrases.passphrase(&req) {
+            Ok(p) => p,
+            Err(PassphraseError::GaveUp { .. }) => {
+                return Err(KeyFileError::WrongPassphrase {
+                    key_id: key_id.to_string(),
+                    role: role.to_string(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match attempt_with(pass.as_bytes()) {
+            Err(KeyFileError::Pkcs8(Pkcs8Error::IncorrectPassphrase))
+            | Err(KeyFileError::LegacyEncryption(LegacyEncryptionError::IncorrectPassphrase)) => {
+                attempt += 1
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Reads and, if needed, decrypts a key file. `key_id` (normally the file name) is only used
@@ -100,63 +154,43 @@ pub fn decode(
 ) -> Result<KeyFile, KeyFileError> {
     let block = pem::parse_one(bytes)?;
     let info = info_of(&block)?;
-    let key = match block.label.as_str() {
-        PLAIN => pkcs8::decode(&block.data)?,
-        "EC PRIVATE KEY" if !info.encrypted => pkcs8::decode_sec1(&block.data)?,
-        "RSA PRIVATE KEY" if !info.encrypted => pkcs8::decode_pkcs1(&block.data)?,
-        "ED25519 PRIVATE KEY" if !info.encrypted => decode_legacy_ed25519(&block.data)?,
-        ENCRYPTED => {
-            let role = if info.role.is_empty() {
-                "unknown"
-            } else {
-                &info.role
-            };
-            let mut attempt = 0;
-            loop {
-                let req = PassphraseRequest {
-                    key_id,
-                    role,
-                    new_key: false,
-                    attempt,
-                };
-                let pass = match passphrases.passphrase(&req) {
-                    Ok(p) => p,
-                    Err(PassphraseError::GaveUp { .. }) => {
-                        return Err(KeyFileError::WrongPassphrase {
-                            key_id: key_id.to_string(),
-                            role: role.to_string(),
-                        })
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                match pkcs8::decrypt(&block.data, pass.as_bytes()) {
-                    Ok(k) => break k,
-                    Err(Pkcs8Error::IncorrectPassphrase) => attempt += 1,
-                    Err(e) => return Err(e.into()),
+    let role = if info.role.is_empty() {
+        "unknown"
+    } else {
+        info.role.as_str()
+    };
+    let label = block.label.as_str();
+    let key = if label == ENCRYPTED {
+        with_passphrase(key_id, role, passphrases, |pass| {
+            Ok(pkcs8::decrypt(&block.data, pass)?)
+        })?
+    } else if info.encrypted {
+        let dek_info = block.header("DEK-Info");
+        with_passphrase(key_id, role, passphrases, |pass| {
+            let der = legacy_encryption::decrypt(dek_info, &block.data, pass)
+                .map_err(KeyFileError::LegacyEncryption)?;
+            // Decrypted garbage that does not parse also means a wrong passphrase.
+            decode_unencrypted(label, &der).map_err(|e| match e {
+                Pkcs8Error::Malformed(_) => {
+                    KeyFileError::LegacyEncryption(LegacyEncryptionError::IncorrectPassphrase)
                 }
-            }
-        }
-        other => {
-            return Err(KeyFileError::Pkcs8(Pkcs8Error::UnsupportedEncryption(
-                format!("legacy OpenSSL-encrypted {other} blocks"),
-            )))
-        }
+                other => other.into(),
+            })
+        })?
+    } else {
+        decode_unencrypted(label, &block.data)?
     };
     Ok(KeyFile { info, key })
 }
 
-fn decode_legacy_ed25519(raw: &[u8]) -> Result<PrivateKey, Pkcs8Error> {
-    if raw.len() != 96 {
-        return Err(Pkcs8Error::Malformed("Ed25519 key must be 96 bytes".into()));
+/// The DER body of an unencrypted (or already decrypted) block, by block type.
+fn decode_unencrypted(label: &str, der: &[u8]) -> Result<PrivateKey, Pkcs8Error> {
+    match label {
+        EC_LEGACY => pkcs8::decode_sec1(der),
+        RSA_LEGACY => pkcs8::decode_pkcs1(der),
+        ED25519_LEGACY => pkcs8::decode_notary_ed25519(der),
+        _ => pkcs8::decode(der),
     }
-    let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-        raw[32..64]
-            .try_into()
-            .map_err(|_| Pkcs8Error::Malformed("Ed25519 seed".into()))?,
-    );
-    Ok(PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
-        &seed,
-    )))
 }
 
 /// A public key file as `docker trust key generate` writes it (`<name>.pub`).

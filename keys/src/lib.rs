@@ -11,6 +11,7 @@ pub mod asn1;
 pub mod certificate;
 pub mod key_file;
 pub mod key_id;
+pub mod legacy_encryption;
 pub mod passphrase;
 pub mod pem;
 pub mod pkcs8;

@@ -6,7 +6,10 @@
 
 use crate::asn1::{self, oid, Reader, TAG_BIT_STRING, TAG_NULL, TAG_OCTET_STRING, TAG_OID};
 use crate::private_key::PrivateKey;
-use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aes::cipher::{
+    block_padding::{NoPadding, Pkcs7},
+    BlockDecryptMut, BlockEncryptMut, KeyIvInit,
+};
 use rand::RngCore;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -120,23 +123,7 @@ pub fn decode(der: &[u8]) -> Result<PrivateKey, Pkcs8Error> {
         }
         decode_sec1(body)
     } else if alg_oid == oid::ED25519_NOTARY {
-        if body.len() != 96 {
-            return Err(Pkcs8Error::Malformed(format!(
-                "notary Ed25519 key must be 96 bytes, got {}",
-                body.len()
-            )));
-        }
-        let seed: [u8; 32] = body[32..64]
-            .try_into()
-            .map_err(|_| Pkcs8Error::Malformed("Ed25519 seed".into()))?;
-        let seed = Zeroizing::new(seed);
-        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        if key.verifying_key().to_bytes()[..] != body[..32] {
-            return Err(Pkcs8Error::Malformed(
-                "Ed25519 public half does not match the private key".into(),
-            ));
-        }
-        Ok(PrivateKey::Ed25519(key))
+        decode_notary_ed25519(body)
     } else if alg_oid == oid::ED25519_RFC8410 {
         let seed = Reader::new(body).expect(TAG_OCTET_STRING)?;
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
@@ -157,6 +144,48 @@ pub fn decode(der: &[u8]) -> Result<PrivateKey, Pkcs8Error> {
         decode_pkcs1(body)
     } else {
         Err(Pkcs8Error::UnsupportedAlgorithm(oid_string(alg_oid)))
+    }
+}
+
+/// Notary's raw 96-byte Ed25519 form: public(32) ‖ seed(32) ‖ public(32) (Go's 64-byte
+/// private key after the public key). Also the body of legacy `ED25519 PRIVATE KEY` blocks.
+pub fn decode_notary_ed25519(body: &[u8]) -> Result<PrivateKey, Pkcs8Error> {
+    if body.len() != 96 {
+        return Err(Pkcs8Error::Malformed(format!(
+            "notary Ed25519 key must be 96 bytes, got {}",
+            body.len()
+        )));
+    }
+    let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+        body[32..64]
+            .try_into()
+            .map_err(|_| Pkcs8Error::Malformed("Ed25519 seed".into()))?,
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    if key.verifying_key().to_bytes()[..] != body[..32] {
+        return Err(Pkcs8Error::Malformed(
+            "Ed25519 public half does not match the private key".into(),
+        ));
+    }
+    Ok(PrivateKey::Ed25519(key))
+}
+
+/// The algorithm of an unencrypted PrivateKeyInfo (`ecdsa`, `ed25519`, `rsa`) without
+/// decoding the key; `None` if the structure or OID is not one of ours.
+pub fn algorithm_of(der: &[u8]) -> Option<&'static str> {
+    let mut outer = Reader::new(der);
+    let mut info = outer.sequence().ok()?;
+    info.small_uint().ok()?;
+    let mut alg = info.sequence().ok()?;
+    let alg_oid = alg.expect(TAG_OID).ok()?;
+    if alg_oid == oid::EC_PUBLIC_KEY {
+        Some("ecdsa")
+    } else if alg_oid == oid::ED25519_NOTARY || alg_oid == oid::ED25519_RFC8410 {
+        Some("ed25519")
+    } else if alg_oid == oid::RSA {
+        Some("rsa")
+    } else {
+        None
     }
 }
 
@@ -293,16 +322,29 @@ pub fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<PrivateKey, Pkcs8Error> 
     let key = derive_key(passphrase, salt, iterations as u32);
     let mut buf = Zeroizing::new(ciphertext.to_vec());
     let decryptor = cbc::Decryptor::<aes::Aes256>::new(key.as_ref().into(), &iv.into());
-    // A wrong passphrase usually shows up as bad padding; notary ignores padding and relies on
-    // the ASN.1 parse failing, so either failure means the same thing.
-    let plain = match decryptor.decrypt_padded_mut::<Pkcs7>(&mut buf) {
-        Ok(p) => p,
-        Err(_) => return Err(Pkcs8Error::IncorrectPassphrase),
-    };
+    // Notary neither checks nor strips the padding: it relies on the ASN.1 parse failing for
+    // a wrong passphrase and ignores trailing bytes. Decrypting without unpadding and parsing
+    // the first structure accepts exactly what notary accepts.
+    let plain = decryptor
+        .decrypt_padded_mut::<NoPadding>(&mut buf)
+        .map_err(|_| Pkcs8Error::IncorrectPassphrase)?;
+    let padded_well = has_pkcs7_padding(plain);
     decode(plain).map_err(|e| match e {
+        // Bad padding makes any parse failure (even an "unknown OID" from random bytes) a
+        // wrong passphrase; with good padding only a structural failure is one.
+        _ if !padded_well => Pkcs8Error::IncorrectPassphrase,
         Pkcs8Error::Malformed(_) => Pkcs8Error::IncorrectPassphrase,
         other => other,
     })
+}
+
+fn has_pkcs7_padding(plain: &[u8]) -> bool {
+    match plain.last() {
+        Some(&n) if (1..=16).contains(&n) && plain.len() >= n as usize => {
+            plain[plain.len() - n as usize..].iter().all(|&b| b == n)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct StoredKey {
     pub gun: Option<String>,
     pub path: PathBuf,
     pub encrypted: bool,
+    /// `ecdsa`, `ed25519` or `rsa` when visible without decrypting (see [`KeyFileInfo`]).
+    pub algorithm: Option<&'static str>,
 }
 
 /// The key store of one trust directory.
@@ -61,13 +63,33 @@ pub struct KeyStore {
 
 /// docker's trust dir: `$DOCKER_CONFIG/trust`, else `~/.docker/trust`.
 pub fn default_trust_dir() -> PathBuf {
-    if let Some(cfg) = std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+    trust_dir_from(std::env::var_os("DOCKER_CONFIG"), std::env::var_os("HOME"))
+}
+
+/// [`default_trust_dir`] from explicit `DOCKER_CONFIG` and `HOME` values (an empty
+/// `DOCKER_CONFIG` counts as unset, as in docker).
+pub fn trust_dir_from(
+    docker_config: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> PathBuf {
+    if let Some(cfg) = docker_config.filter(|v| !v.is_empty()) {
         return PathBuf::from(cfg).join("trust");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".docker").join("trust")
+    home.map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".docker")
+        .join("trust")
+}
+
+/// The key ID and, for the pre-0.4 layout (`<id>_<role>.key`), the role in a file name.
+fn parse_file_name(path: &Path) -> Option<(KeyId, Option<String>)> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".key")?;
+    let (id_part, legacy_role) = match stem.split_once('_') {
+        Some((id, role)) if !role.is_empty() => (id, Some(role.to_string())),
+        Some(_) => return None,
+        None => (stem, None),
+    };
+    Some((id_part.parse().ok()?, legacy_role))
 }
 
 impl KeyStore {
@@ -89,58 +111,53 @@ impl KeyStore {
     /// files are skipped; symlinks are ignored as notary does.
     pub fn list(&self) -> Result<Vec<StoredKey>, StoreError> {
         let mut out = Vec::new();
-        let dir = self.private_dir();
-        if !dir.exists() {
-            return Ok(out);
-        }
-        self.walk(&dir, &mut out)?;
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
-    }
-
-    fn walk(&self, dir: &Path, out: &mut Vec<StoredKey>) -> Result<(), StoreError> {
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            let path = entry.path();
-            let ft = entry.file_type().map_err(io_err(&path))?;
-            if ft.is_symlink() {
-                continue;
-            }
-            if ft.is_dir() {
-                self.walk(&path, out)?;
-                continue;
-            }
+        for path in self.key_file_paths()? {
             if let Some(k) = self.describe(&path)? {
                 out.push(k);
             }
         }
-        Ok(())
+        out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
+        Ok(out)
+    }
+
+    /// Paths of every non-symlink `*.key` file under `private/` whose name holds a key ID.
+    fn key_file_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut out = Vec::new();
+        let dir = self.private_dir();
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => walk(&dir, &mut out)?,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&dir)(e)),
+        }
+        Ok(out)
     }
 
     /// Reads the headers of one key file; legacy names carry the role (and the GUN in the
-    /// directory) instead.
+    /// directory) instead. `None` if the file does not parse as a key file.
     fn describe(&self, path: &Path) -> Result<Option<StoredKey>, StoreError> {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        let Some((id, legacy_role)) = parse_file_name(path) else {
             return Ok(None);
         };
-        let Some(stem) = name.strip_suffix(".key") else {
-            return Ok(None);
-        };
-        let (id_part, legacy_role) = match stem.split_once('_') {
-            Some((id, role)) => (id, Some(role.to_string())),
-            None => (stem, None),
-        };
-        let Ok(id) = id_part.parse::<KeyId>() else {
-            return Ok(None);
-        };
-        let bytes = fs::read(path).map_err(io_err(path))?;
+        let bytes = zeroize::Zeroizing::new(fs::read(path).map_err(io_err(path))?);
         let Ok(info) = key_file::inspect(&bytes) else {
             return Ok(None);
         };
+        Ok(Some(self.stored_key(path, id, legacy_role, info)))
+    }
+
+    fn stored_key(
+        &self,
+        path: &Path,
+        id: KeyId,
+        legacy_role: Option<String>,
+        info: KeyFileInfo,
+    ) -> StoredKey {
         let KeyFileInfo {
             mut role,
             mut gun,
             encrypted,
+            algorithm,
         } = info;
         if let Some(r) = legacy_role {
             if role.is_empty() {
@@ -150,13 +167,14 @@ impl KeyStore {
                 gun = self.legacy_gun(path);
             }
         }
-        Ok(Some(StoredKey {
+        StoredKey {
             id,
             role,
             gun,
             path: path.to_path_buf(),
             encrypted,
-        }))
+            algorithm,
+        }
     }
 
     /// `private/tuf_keys/<gun>/<id>_<role>.key`: the GUN is the path between.
@@ -167,10 +185,26 @@ impl KeyStore {
         (!g.is_empty()).then_some(g)
     }
 
-    pub fn find(&self, id: &KeyId) -> Result<StoredKey, StoreError> {
-        self.list()?
+    /// The file holding key `id`: `private/<id>.key` directly, else found by walking (legacy
+    /// layouts). Found by name alone, so a damaged file is still found and its error reported.
+    fn locate(&self, id: &KeyId) -> Result<(PathBuf, Option<String>), StoreError> {
+        let direct = self.private_dir().join(format!("{id}.key"));
+        if fs::symlink_metadata(&direct).is_ok_and(|m| m.is_file()) {
+            return Ok((direct, None));
+        }
+        self.key_file_paths()?
             .into_iter()
-            .find(|k| &k.id == id)
+            .filter_map(|p| {
+                let (found, role) = parse_file_name(&p)?;
+                (&found == id).then_some((p, role))
+            })
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    pub fn find(&self, id: &KeyId) -> Result<StoredKey, StoreError> {
+        let (path, _) = self.locate(id)?;
+        self.describe(&path)?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
@@ -180,17 +214,33 @@ impl KeyStore {
         id: &KeyId,
         passphrases: &mut dyn PassphraseSource,
     ) -> Result<(StoredKey, PrivateKey), StoreError> {
-        let stored = self.find(id)?;
-        let bytes = zeroize::Zeroizing::new(fs::read(&stored.path).map_err(io_err(&stored.path))?);
-        let file =
-            key_file::decode(&bytes, id, passphrases).map_err(|source| StoreError::KeyFile {
-                path: stored.path.display().to_string(),
-                source,
-            })?;
+        let (path, legacy_role) = self.locate(id)?;
+        let key_file_err = |source| StoreError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let bytes = zeroize::Zeroizing::new(fs::read(&path).map_err(io_err(&path))?);
+        let info = key_file::inspect(&bytes).map_err(key_file_err)?;
+        let stored = self.stored_key(&path, id.clone(), legacy_role, info);
+        // Ask for the passphrase under the role the store reports (legacy files have no
+        // role header; their role comes from the file name).
+        let mut by_role = RoleOverride {
+            role: &stored.role,
+            inner: passphrases,
+        };
+        let file = key_file::decode(&bytes, id, &mut by_role).map_err(|e| match e {
+            KeyFileError::WrongPassphrase { key_id, .. } if !stored.role.is_empty() => {
+                key_file_err(KeyFileError::WrongPassphrase {
+                    key_id,
+                    role: stored.role.clone(),
+                })
+            }
+            other => key_file_err(other),
+        })?;
         let actual = file.key.id();
         if &actual != id {
             return Err(StoreError::IdMismatch {
-                path: stored.path.display().to_string(),
+                path: path.display().to_string(),
                 named: id.to_string(),
                 actual: actual.to_string(),
             });
@@ -214,8 +264,12 @@ impl KeyStore {
             attempt: 0,
         })?;
         let pem = key_file::encode(key, role, gun, Some(&pass));
-        self.write_file(&id, pem.as_bytes())?;
-        self.find(&id)
+        let path = self.write_file(&id, pem.as_bytes())?;
+        let info = key_file::inspect(pem.as_bytes()).map_err(|source| StoreError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(self.stored_key(&path, id, None, info))
     }
 
     /// Writes raw key-file bytes as `private/<id>.key`: directory 0700, file 0600, via a temp
@@ -229,7 +283,13 @@ impl KeyStore {
             }
         }
         let final_path = dir.join(format!("{id}.key"));
-        let tmp = dir.join(format!(".{id}.key.tmp-{}", std::process::id()));
+        // Not named `*.key`, so a reader never lists a half-written file; random so two
+        // writers of the same key do not collide.
+        let tmp = dir.join(format!(
+            ".{id}.tmp-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let result = (|| {
             let mut f = fs::OpenOptions::new()
                 .write(true)
@@ -251,10 +311,62 @@ impl KeyStore {
         Ok(final_path)
     }
 
+    /// Deletes the file holding key `id` (even one that no longer parses).
     pub fn remove(&self, id: &KeyId) -> Result<StoredKey, StoreError> {
-        let stored = self.find(id)?;
-        fs::remove_file(&stored.path).map_err(io_err(&stored.path))?;
+        let (path, legacy_role) = self.locate(id)?;
+        let stored = match self.describe(&path)? {
+            Some(k) => k,
+            None => StoredKey {
+                id: id.clone(),
+                role: legacy_role.unwrap_or_default(),
+                gun: None,
+                path: path.clone(),
+                encrypted: false,
+                algorithm: None,
+            },
+        };
+        fs::remove_file(&path).map_err(io_err(&path))?;
         Ok(stored)
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(io_err(&path))?;
+        if ft.is_symlink() {
+            continue;
+        }
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else if ft.is_file() && parse_file_name(&path).is_some() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Presents a key's store role to the passphrase source in place of its header role.
+struct RoleOverride<'a> {
+    role: &'a str,
+    inner: &'a mut dyn PassphraseSource,
+}
+
+impl PassphraseSource for RoleOverride<'_> {
+    fn passphrase(
+        &mut self,
+        req: &PassphraseRequest<'_>,
+    ) -> Result<zeroize::Zeroizing<String>, PassphraseError> {
+        let role = if self.role.is_empty() {
+            req.role
+        } else {
+            self.role
+        };
+        self.inner.passphrase(&PassphraseRequest {
+            role,
+            ..req.clone()
+        })
     }
 }
 
