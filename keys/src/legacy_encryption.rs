@@ -60,7 +60,7 @@ pub fn decrypt(
         .ok()
         .and_then(|v| v.try_into().ok())
         .ok_or(LegacyEncryptionError::MalformedDekInfo)?;
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(LegacyEncryptionError::BadLength);
     }
     let key = derive_key(passphrase, &iv[..8], key_len);

@@ -314,7 +314,7 @@ pub fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<PrivateKey, Pkcs8Error> 
         .try_into()
         .map_err(|_| Pkcs8Error::Malformed("AES IV must be 16 bytes".into()))?;
     let ciphertext = epki.expect(TAG_OCTET_STRING)?;
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(Pkcs8Error::Malformed(
             "ciphertext is not whole AES blocks".into(),
         ));
