@@ -12,6 +12,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// (key ID, role, GUN, encrypted, algorithm) as `list` reports a key.
+type Listed = (String, String, Option<String>, bool, Option<&'static str>);
+
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -72,13 +75,13 @@ fn add_writes_0600_files_in_0700_dirs_atomically_and_list_follows_add_and_remove
         assert_eq!(mode(&store.private_dir().join(name)), 0o600);
     }
 
-    let listed: Vec<(String, String, Option<String>, bool, Option<&str>)> = store
+    let listed: Vec<Listed> = store
         .list()
         .unwrap()
         .into_iter()
         .map(|k| (k.id.to_string(), k.role, k.gun, k.encrypted, k.algorithm))
         .collect();
-    let mut want = vec![
+    let mut want: Vec<Listed> = vec![
         (root.id().to_string(), "root".to_string(), None, true, None),
         (
             targets.id().to_string(),
