@@ -171,39 +171,136 @@ fn directory_string(any: &der::Any) -> Result<String, CertificateError> {
     }
 }
 
+/// How long notary's and docker's root certificates are valid: ten years of 365 days.
+pub const ROOT_CERT_VALIDITY: time::Duration = time::Duration::days(3650);
+
+/// [`root_certificate`] valid from now for [`ROOT_CERT_VALIDITY`], as `notary init` and
+/// docker make it.
+pub fn new_root_certificate(key: &PrivateKey, gun: &str) -> Result<PublicKey, CertificateError> {
+    let now = OffsetDateTime::now_utc();
+    root_certificate(key, gun, now, now + ROOT_CERT_VALIDITY)
+}
+
 /// A self-signed root certificate for `gun` as notary and docker make it: subject `CN=<gun>`
-/// only, random serial, KeyUsage digitalSignature|keyEncipherment, ExtKeyUsage codeSigning,
-/// basicConstraints CA=false, ECDSA-SHA256. Returns the `ecdsa-x509` key for root.json.
+/// only, random 128-bit serial, KeyUsage digitalSignature|keyEncipherment (critical),
+/// ExtKeyUsage codeSigning, basicConstraints CA=false (critical), ECDSA-SHA256, and no other
+/// extension. The DER is what Go's `x509.CreateCertificate` writes for notary's template, so
+/// the certificate has the same structure byte for byte apart from key, serial, times and
+/// signature. Returns the `ecdsa-x509` key for root.json. Only ECDSA P-256 keys are accepted,
+/// as notary only makes root certificates for those.
 pub fn root_certificate(
     key: &PrivateKey,
     gun: &str,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<PublicKey, CertificateError> {
-    let pkcs8 = key
-        .to_standard_pkcs8_der()
-        .map_err(|e| CertificateError::Create(e.to_string()))?;
-    let key_pair = rcgen::KeyPair::try_from(pkcs8.as_slice())
-        .map_err(|e| CertificateError::Create(e.to_string()))?;
-    let mut params = rcgen::CertificateParams::default();
-    let mut dn = rcgen::DistinguishedName::new();
-    dn.push(rcgen::DnType::CommonName, gun);
-    params.distinguished_name = dn;
-    params.not_before = not_before;
-    params.not_after = not_after;
+    use crate::asn1::{sequence, tlv, TAG_BIT_STRING, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID};
+    let PrivateKey::Ecdsa(secret) = key else {
+        return Err(CertificateError::Create(format!(
+            "root certificates need an ECDSA P-256 key, not {}",
+            key.algorithm()
+        )));
+    };
+    if not_after <= not_before {
+        return Err(CertificateError::Create(
+            "NotAfter is not after NotBefore".into(),
+        ));
+    }
+    const ECDSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+    const EXT_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+    const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
+    const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+    const TRUE: &[u8] = &[0x01, 0x01, 0xff];
+
+    // Go: rand.Int(rand.Reader, 2^128), encoded as a minimal positive INTEGER.
     let mut serial = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut serial);
-    serial[0] &= 0x7f;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    let cert = params
-        .self_signed(&key_pair)
-        .map_err(|e| CertificateError::Create(e.to_string()))?;
-    let pem = crate::pem::encode("CERTIFICATE", &[], cert.der());
+    let mut serial_body: Vec<u8> = serial.iter().copied().skip_while(|&b| b == 0).collect();
+    if serial_body.first().is_none_or(|&b| b & 0x80 != 0) {
+        serial_body.insert(0, 0);
+    }
+    let alg = sequence(&[&tlv(TAG_OID, ECDSA_WITH_SHA256)]);
+    let name = sequence(&[&tlv(
+        0x31,
+        &sequence(&[&tlv(TAG_OID, CN), &go_directory_string(gun)]),
+    )]);
+    let validity = sequence(&[&go_time(not_before)?, &go_time(not_after)?]);
+    let spki = crate::public_key::p256_spki(&secret.public_key());
+    let extension = |oid: &[u8], critical: bool, value: &[u8]| {
+        let mut parts: Vec<Vec<u8>> = vec![tlv(TAG_OID, oid)];
+        if critical {
+            parts.push(TRUE.to_vec());
+        }
+        parts.push(tlv(TAG_OCTET_STRING, value));
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        sequence(&refs)
+    };
+    // digitalSignature (bit 0) | keyEncipherment (bit 2) = 0b101, 5 unused bits.
+    let key_usage = tlv(TAG_BIT_STRING, &[0x05, 0xa0]);
+    let ext_key_usage = sequence(&[&tlv(TAG_OID, CODE_SIGNING)]);
+    // CA=false is the DEFAULT, so DER leaves it out.
+    let basic_constraints = sequence(&[]);
+    let extensions = sequence(&[
+        &extension(KEY_USAGE, true, &key_usage),
+        &extension(EXT_KEY_USAGE, false, &ext_key_usage),
+        &extension(BASIC_CONSTRAINTS, true, &basic_constraints),
+    ]);
+    let tbs = sequence(&[
+        &tlv(0xa0, &tlv(TAG_INTEGER, &[2])),
+        &tlv(TAG_INTEGER, &serial_body),
+        &alg,
+        &name,
+        &validity,
+        &name,
+        &spki,
+        &tlv(0xa3, &extensions),
+    ]);
+    let signature: p256::ecdsa::Signature = {
+        use p256::ecdsa::signature::Signer;
+        p256::ecdsa::SigningKey::from(secret).sign(&tbs)
+    };
+    let mut sig_bits = vec![0u8];
+    sig_bits.extend_from_slice(signature.to_der().as_bytes());
+    let der = sequence(&[&tbs, &alg, &tlv(TAG_BIT_STRING, &sig_bits)]);
+    // Parse back once so a certificate we hand out is one we accept ourselves.
+    Certificate::from_der(&der)?;
+    let pem = crate::pem::encode("CERTIFICATE", &[], &der);
     Ok(PublicKey::new(KeyType::EcdsaX509, pem.into_bytes()))
+}
+
+/// The CN value with the string type Go's `encoding/asn1` picks for an untyped string:
+/// PrintableString when every character is in its set (`*` and `&` excluded), else UTF8String.
+fn go_directory_string(s: &str) -> Vec<u8> {
+    let printable = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b));
+    let tag = if printable { 0x13 } else { 0x0c };
+    crate::asn1::tlv(tag, s.as_bytes())
+}
+
+/// X.509 time as Go writes it: UTCTime for 1950–2049, GeneralizedTime otherwise, whole
+/// seconds in UTC.
+fn go_time(t: OffsetDateTime) -> Result<Vec<u8>, CertificateError> {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let (tag, year) = if (1950..2050).contains(&t.year()) {
+        (0x17, format!("{:02}", t.year() % 100))
+    } else if (0..=9999).contains(&t.year()) {
+        (0x18, format!("{:04}", t.year()))
+    } else {
+        return Err(CertificateError::Create(format!(
+            "year {} cannot be written in a certificate",
+            t.year()
+        )));
+    };
+    let text = format!(
+        "{year}{:02}{:02}{:02}{:02}{:02}Z",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    Ok(crate::asn1::tlv(tag, text.as_bytes()))
 }
