@@ -68,25 +68,24 @@ fn check_new(req: &PassphraseRequest<'_>, p: &str) -> Result<(), PassphraseError
     Ok(())
 }
 
-/// The variable names docker and notary read, in the order they are tried for a role.
+/// The variable names docker and notary read for a key's role (the passphrase alias), in the
+/// order they are tried: docker's first, then notary's.
+///
+/// docker: `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for `root`, and
+/// `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other alias. notary: one variable
+/// per base role, and `NOTARY_DELEGATION_PASSPHRASE` only for aliases that are not base roles
+/// (so never for `timestamp`).
 pub fn env_var_names(role: &str) -> Vec<&'static str> {
+    const REPOSITORY: &str = "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE";
     match role {
         "root" => vec![
             "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
             "NOTARY_ROOT_PASSPHRASE",
         ],
-        "targets" => vec![
-            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
-            "NOTARY_TARGETS_PASSPHRASE",
-        ],
-        "snapshot" => vec![
-            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
-            "NOTARY_SNAPSHOT_PASSPHRASE",
-        ],
-        _ => vec![
-            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
-            "NOTARY_DELEGATION_PASSPHRASE",
-        ],
+        "targets" => vec![REPOSITORY, "NOTARY_TARGETS_PASSPHRASE"],
+        "snapshot" => vec![REPOSITORY, "NOTARY_SNAPSHOT_PASSPHRASE"],
+        "timestamp" => vec![REPOSITORY],
+        _ => vec![REPOSITORY, "NOTARY_DELEGATION_PASSPHRASE"],
     }
 }
 
@@ -122,19 +121,17 @@ impl PassphraseSource for EnvPassphrase {
         &mut self,
         req: &PassphraseRequest<'_>,
     ) -> Result<Zeroizing<String>, PassphraseError> {
-        // A wrong value in the environment will not become right on a second read.
-        if req.attempt > 0 {
-            return Err(gave_up(req));
+        let value = env_var_names(req.role)
+            .into_iter()
+            .find_map(|name| self.vars.get(name).filter(|v| !v.is_empty()));
+        match value {
+            // A wrong value in the environment will not become right on a second read. Like
+            // docker and notary, no length rule applies to a passphrase set in the environment.
+            Some(_) if req.attempt > 0 => Err(gave_up(req)),
+            Some(v) => Ok(v.clone()),
+            // Leaves the question to the next source of a chain (e.g. a prompt), every attempt.
+            None => Err(unavailable(req)),
         }
-        for name in env_var_names(req.role) {
-            if let Some(v) = self.vars.get(name) {
-                if !v.is_empty() {
-                    check_new(req, v)?;
-                    return Ok(v.clone());
-                }
-            }
-        }
-        Err(unavailable(req))
     }
 }
 
@@ -218,7 +215,9 @@ impl PassphraseSource for PromptPassphrase {
     }
 }
 
-/// Tries sources in order; the first that has a passphrase answers.
+/// Tries sources in order; the first that has a passphrase answers. A source that gives up
+/// (it answered before and the answer was wrong) ends the search: a wrong passphrase from a
+/// file or the environment is not followed by a prompt.
 pub struct ChainPassphrase(pub Vec<Box<dyn PassphraseSource>>);
 
 impl PassphraseSource for ChainPassphrase {
@@ -272,10 +271,129 @@ mod tests {
             env.passphrase(&ask("snapshot", 0)),
             Err(PassphraseError::Unavailable { .. })
         ));
+        // timestamp is a base role: notary's delegation variable does not cover it.
+        assert!(matches!(
+            env.passphrase(&ask("timestamp", 0)),
+            Err(PassphraseError::Unavailable { .. })
+        ));
         assert!(matches!(
             env.passphrase(&ask("root", 1)),
             Err(PassphraseError::GaveUp { .. })
         ));
+        // A role without a variable stays "unavailable" on later attempts too.
+        assert!(matches!(
+            env.passphrase(&ask("snapshot", 1)),
+            Err(PassphraseError::Unavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn docker_variables_win_and_cover_every_non_root_alias() {
+        let mut vars = HashMap::new();
+        vars.insert(
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE".into(),
+            "repo".into(),
+        );
+        vars.insert("NOTARY_TARGETS_PASSPHRASE".into(), "notary-targets".into());
+        vars.insert("NOTARY_ROOT_PASSPHRASE".into(), "notary-root".into());
+        let mut env = EnvPassphrase::new(vars);
+        let k = id();
+        for (role, want) in [
+            ("targets", "repo"),
+            ("snapshot", "repo"),
+            ("timestamp", "repo"),
+            ("alice", "repo"),
+            ("targets/releases", "repo"),
+            ("root", "notary-root"),
+        ] {
+            let req = PassphraseRequest {
+                key_id: &k,
+                role,
+                // docker applies no length rule to variables, even for new keys.
+                new_key: true,
+                attempt: 0,
+            };
+            assert_eq!(&*env.passphrase(&req).unwrap(), want, "{role}");
+        }
+    }
+
+    /// Stands in for the terminal prompt: answers from a script, then gives up.
+    struct Scripted {
+        answers: Vec<&'static str>,
+    }
+
+    impl PassphraseSource for Scripted {
+        fn passphrase(
+            &mut self,
+            req: &PassphraseRequest<'_>,
+        ) -> Result<Zeroizing<String>, PassphraseError> {
+            if self.answers.is_empty() {
+                return Err(gave_up(req));
+            }
+            Ok(Zeroizing::new(self.answers.remove(0).to_string()))
+        }
+    }
+
+    #[test]
+    fn chain_falls_through_to_the_prompt_on_every_attempt_without_a_variable() {
+        let k = id();
+        let mut chain = ChainPassphrase(vec![
+            Box::new(EnvPassphrase::new(HashMap::new())),
+            Box::new(Scripted {
+                answers: vec!["first try", "second try"],
+            }),
+        ]);
+        for (attempt, want) in [(0, "first try"), (1, "second try")] {
+            let req = PassphraseRequest {
+                key_id: &k,
+                role: "targets",
+                new_key: false,
+                attempt,
+            };
+            assert_eq!(&*chain.passphrase(&req).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn chain_stops_when_a_source_that_answered_gives_up() {
+        let k = id();
+        let mut vars = HashMap::new();
+        vars.insert("NOTARY_ROOT_PASSPHRASE".into(), "from env".into());
+        let mut chain = ChainPassphrase(vec![
+            Box::new(EnvPassphrase::new(vars)),
+            Box::new(Scripted {
+                answers: vec!["prompted"],
+            }),
+        ]);
+        let req = |attempt| PassphraseRequest {
+            key_id: &k,
+            role: "root",
+            new_key: false,
+            attempt,
+        };
+        assert_eq!(&*chain.passphrase(&req(0)).unwrap(), "from env");
+        assert!(matches!(
+            chain.passphrase(&req(1)),
+            Err(PassphraseError::GaveUp { attempts: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn passphrase_file_is_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pass");
+        std::fs::write(&p, "line one passphrase\r\nsecond line\n").unwrap();
+        let mut f = FixedPassphrase::from_file(&p).unwrap();
+        let k = id();
+        let req = PassphraseRequest {
+            key_id: &k,
+            role: "root",
+            new_key: true,
+            attempt: 0,
+        };
+        assert_eq!(&*f.passphrase(&req).unwrap(), "line one passphrase");
+        let err = FixedPassphrase::from_file(&dir.path().join("missing")).err();
+        assert!(matches!(err, Some(PassphraseError::Io(m)) if m.contains("missing")));
     }
 
     #[test]
