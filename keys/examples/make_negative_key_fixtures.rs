@@ -1,12 +1,18 @@
 //! Writes fixtures/keys-negative/<case>/: one key file and `expected.txt` naming the error.
 //! Run once; the output is committed and read by tests/negative_key_files.rs.
 //!
-//!     cargo run -p signet-keys --example make_negative_key_fixtures
+//!     cargo run -p signet-keys --example make_negative_key_fixtures [case ...]
+//!
+//! With case names, only those folders are (re)written.
 
 use signet_keys::{asn1, key_file, pem, pkcs8, PrivateKey};
 use std::path::Path;
 
 fn write(case: &str, file: &str, data: &[u8], expected: &str) {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    if !only.is_empty() && !only.iter().any(|c| c == case) {
+        return;
+    }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/keys-negative")
         .join(case);
@@ -73,6 +79,39 @@ fn main() {
         &format!("{}.key", other.id()),
         f.as_bytes(),
         "IdMismatch",
+    );
+    // unknown-algorithm: a PKCS#8 key under the DSA OID 1.2.840.10040.4.1, which notary has
+    // no key type for.
+    let dsa: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
+    let info = asn1::sequence(&[
+        &asn1::small_uint(0),
+        &asn1::sequence(&[&asn1::tlv(asn1::TAG_OID, dsa)]),
+        &asn1::tlv(asn1::TAG_OCTET_STRING, &asn1::small_uint(12345)),
+    ]);
+    let enc = pkcs8::encrypt(&info, b"wrongpass123");
+    let f = pem::encode(
+        "ENCRYPTED PRIVATE KEY",
+        &[("role", "targets/releases")],
+        &enc,
+    );
+    write(
+        "unknown-algorithm",
+        "1111111111111111111111111111111111111111111111111111111111111111.key",
+        f.as_bytes(),
+        "UnsupportedAlgorithm",
+    );
+
+    // corrupt-base64: a complete block whose body has a character outside base64.
+    let k = PrivateKey::generate_ecdsa();
+    let f = key_file::encode(&k, "root", None, Some("wrongpass123"));
+    let at = f.find("\n\n").expect("headers") + 10;
+    let mut bytes = f.as_bytes().to_vec();
+    bytes[at] = b'!';
+    write(
+        "corrupt-base64",
+        &format!("{}.key", k.id()),
+        &bytes,
+        "BadBase64",
     );
     println!("negative key fixtures written");
 }

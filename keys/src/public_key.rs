@@ -278,3 +278,68 @@ fn verify_rsa(spki: &[u8], msg: &[u8], sig: &[u8], pss: bool) -> Result<(), KeyE
     };
     result.map_err(|_| KeyError::BadSignature)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PrivateKey;
+
+    #[test]
+    fn der_ecdsa_signatures_are_rejected() {
+        let k = PrivateKey::generate_ecdsa();
+        let raw = k.sign(b"msg").unwrap().sig;
+        let sig = p256::ecdsa::Signature::from_slice(&raw).unwrap();
+        let der = sig.to_der();
+        let err = k
+            .public_key()
+            .verify("ecdsa", b"msg", der.as_bytes())
+            .unwrap_err();
+        assert!(matches!(err, KeyError::MalformedSignature(_)), "{err:?}");
+        k.public_key().verify("ecdsa", b"msg", &raw).unwrap();
+    }
+
+    #[test]
+    fn a_method_that_does_not_fit_the_key_type_is_an_error() {
+        let ec = PrivateKey::generate_ecdsa();
+        let ed = PrivateKey::generate_ed25519();
+        let ec_sig = ec.sign(b"m").unwrap().sig;
+        let ed_sig = ed.sign(b"m").unwrap().sig;
+        let cert = crate::certificate::new_root_certificate(&ec, "example.com/app").unwrap();
+        for (key, method, sig) in [
+            (ec.public_key(), "eddsa", &ec_sig),
+            (ec.public_key(), "rsapss", &ec_sig),
+            (cert.clone(), "eddsa", &ec_sig),
+            (ed.public_key(), "ecdsa", &ed_sig),
+            (ed.public_key(), "ed25519", &ed_sig),
+        ] {
+            let err = key.verify(method, b"m", sig).unwrap_err();
+            assert!(
+                matches!(&err, KeyError::MethodMismatch { method: m, .. } if m == method),
+                "{method}: {err:?}"
+            );
+        }
+        // The certificate key verifies with the method of the key inside it.
+        cert.verify("ecdsa", b"m", &ec_sig).unwrap();
+        ed.public_key().verify("EdDSA", b"m", &ed_sig).unwrap();
+        let unknown = PublicKey::new(KeyType::parse("dsa"), vec![1, 2, 3]);
+        assert!(matches!(
+            unknown.verify("dsa", b"m", &ed_sig),
+            Err(KeyError::UnsupportedKeyType(t)) if t == "dsa"
+        ));
+    }
+
+    #[test]
+    fn wrong_message_or_key_is_a_bad_signature() {
+        let ec = PrivateKey::generate_ecdsa();
+        let other = PrivateKey::generate_ecdsa();
+        let sig = ec.sign(b"m").unwrap().sig;
+        assert!(matches!(
+            ec.public_key().verify("ecdsa", b"n", &sig),
+            Err(KeyError::BadSignature)
+        ));
+        assert!(matches!(
+            other.public_key().verify("ecdsa", b"m", &sig),
+            Err(KeyError::BadSignature)
+        ));
+    }
+}

@@ -16,6 +16,11 @@ fn variant(e: &StoreError) -> &'static str {
             KeyFileError::WrongPassphrase { .. } => "WrongPassphrase",
             KeyFileError::Pem(PemError::Unterminated(_)) => "Unterminated",
             KeyFileError::Pkcs8(Pkcs8Error::UnsupportedCurve(_)) => "UnsupportedCurve",
+            KeyFileError::Pkcs8(Pkcs8Error::UnsupportedAlgorithm(oid)) => {
+                assert_eq!(oid, "1.2.840.10040.4.1", "the error names the OID");
+                "UnsupportedAlgorithm"
+            }
+            KeyFileError::Pem(PemError::BadBase64(_)) => "BadBase64",
             _ => "other key file error",
         },
         _ => "other",
@@ -64,5 +69,5 @@ fn every_broken_key_file_fails_with_its_error() {
         }
         cases += 1;
     }
-    assert_eq!(cases, 4);
+    assert_eq!(cases, 6);
 }
