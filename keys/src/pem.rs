@@ -102,7 +102,13 @@ pub fn parse_one(input: &[u8]) -> Result<Block, PemError> {
 pub fn encode(label: &str, headers: &[(&str, &str)], data: &[u8]) -> String {
     let mut sorted: Vec<&(&str, &str)> = headers.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = format!("-----BEGIN {label}-----\n");
+    // Sized up front so the text (which may hold an unencrypted key) is never reallocated,
+    // leaving no stray copies behind for the caller's Zeroizing wrapper to miss.
+    let b64_len = data.len().div_ceil(3) * 4;
+    let header_len: usize = sorted.iter().map(|(k, v)| k.len() + v.len() + 3).sum();
+    let mut out =
+        String::with_capacity(2 * label.len() + 32 + header_len + b64_len + b64_len / 64 + 2);
+    out.push_str(&format!("-----BEGIN {label}-----\n"));
     for (k, v) in &sorted {
         out.push_str(k);
         out.push_str(": ");
