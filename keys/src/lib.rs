@@ -3,7 +3,8 @@
 //! - [`KeyId`], [`KeyType`], [`PublicKey`]: keys as TUF metadata lists them, and verification.
 //! - [`PrivateKey`]: ECDSA P-256 (default), Ed25519 and RSA signing keys.
 //! - [`certificate`]: root certificates (CN = GUN) and their parsing.
-//! - [`key_file`]: the PEM key files with `role:`/`gun:` headers and notary's PKCS#8.
+//! - [`key_file`]: the PEM key files with `role:`/`gun:` headers and notary's PKCS#8
+//!   ([`pkcs8`]), plus the legacy `Proc-Type`-encrypted PEM ([`legacy_encryption`]) for reading.
 //! - [`store::KeyStore`]: the `private/` directory of a trust dir.
 //! - [`passphrase`]: where passphrases come from (docker/notary variables, files, prompts).
 
