@@ -10,5 +10,6 @@ pub mod multipart;
 pub mod serve;
 pub mod signer;
 pub mod store;
+pub mod tenancy;
 pub mod tls;
 pub mod update;

@@ -68,6 +68,55 @@ pub struct SealedKey {
     pub used: bool,
 }
 
+/// One row of tenancy configuration (a registry, an identity or a role assignment) as a
+/// JSON document; the tenancy layer owns the shapes, the store just keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenancyRow {
+    pub kind: String,
+    pub name: String,
+    pub doc: String,
+}
+
+/// All tenancy rows and the generation they belong to.
+#[derive(Clone, Debug, Default)]
+pub struct TenancyRows {
+    pub generation: i64,
+    pub rows: Vec<TenancyRow>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TenancyChange {
+    Put(TenancyRow),
+    Delete { kind: String, name: String },
+}
+
+/// One audit log entry: who changed what, when.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+}
+
+/// What wiping a registry's trust data removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Wiped {
+    pub repositories: usize,
+    pub files: usize,
+}
+
+/// Outcome of a tenancy change: applied, or refused because someone else changed the
+/// configuration since it was read (the caller re-reads and retries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Done(Wiped),
+    Stale,
+}
+
 /// Read access that validation needs.
 pub trait MetaReader {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
@@ -79,8 +128,30 @@ pub trait MetaReader {
     ) -> Result<Option<StoredMeta>, StoreError>;
 }
 
+/// Registries, identities, role assignments and the audit log. Kept with the metadata so a
+/// registry's trust data can be wiped in the same transaction that disables content trust.
+pub trait TenancyStore: Send + Sync {
+    /// Every tenancy row with the current generation.
+    fn tenancy_load(&self) -> Result<TenancyRows, StoreError>;
+    /// The current tenancy generation (bumped by every applied change).
+    fn tenancy_generation(&self) -> Result<i64, StoreError>;
+    /// In one transaction, if the generation is still `expected_generation`: applies the
+    /// changes, deletes every trust file, changefeed-records the deletion and drops the
+    /// server keys of each GUN under `wipe_host` (`<host>/...`, host compared
+    /// case-insensitively), appends the audit record and bumps the generation.
+    fn tenancy_apply(
+        &self,
+        expected_generation: i64,
+        changes: &[TenancyChange],
+        wipe_host: Option<&str>,
+        audit: &AuditRecord,
+    ) -> Result<Applied, StoreError>;
+    /// The newest `limit` audit records, newest first.
+    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
 /// Everything the server persists.
-pub trait Store: MetaReader + Send + Sync {
+pub trait Store: MetaReader + TenancyStore + Send + Sync {
     fn by_version(
         &self,
         gun: &str,

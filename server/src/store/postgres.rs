@@ -6,7 +6,8 @@
 //! and use to drop their cached copies.
 
 use super::{
-    from_micros, micros, Change, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+    from_micros, micros, Applied, AuditRecord, Change, MetaReader, NewMeta, SealedKey, Store,
+    StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, Wiped,
 };
 use postgres::{Client, NoTls};
 use std::sync::Mutex;
@@ -48,6 +49,25 @@ CREATE TABLE IF NOT EXISTS server_keys (
 CREATE TABLE IF NOT EXISTS signer_meta (
     name TEXT PRIMARY KEY,
     value BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenancy (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS tenancy_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
+);
+INSERT INTO tenancy_meta (id, generation) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
 );
 ";
 
@@ -119,6 +139,148 @@ impl PgStore {
             sha256_hex: row.get(3),
             created_at: from_micros(row.get(4)),
         }
+    }
+}
+
+impl super::TenancyStore for PgStore {
+    fn tenancy_load(&self) -> Result<TenancyRows, StoreError> {
+        self.with(|c| {
+            // REPEATABLE READ: the rows and the generation come from one snapshot.
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let generation: i64 = tx
+                .query_one("SELECT generation FROM tenancy_meta WHERE id = 1", &[])?
+                .get(0);
+            let rows = tx
+                .query(
+                    "SELECT kind, name, doc FROM tenancy ORDER BY kind, name",
+                    &[],
+                )?
+                .iter()
+                .map(|r| TenancyRow {
+                    kind: r.get(0),
+                    name: r.get(1),
+                    doc: r.get(2),
+                })
+                .collect();
+            tx.commit()?;
+            Ok(TenancyRows { generation, rows })
+        })
+    }
+
+    fn tenancy_generation(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query_one("SELECT generation FROM tenancy_meta WHERE id = 1", &[])?
+                    .get(0),
+            )
+        })
+    }
+
+    fn tenancy_apply(
+        &self,
+        expected_generation: i64,
+        changes: &[TenancyChange],
+        wipe_host: Option<&str>,
+        audit: &AuditRecord,
+    ) -> Result<Applied, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            // The row lock serialises concurrent changes; a loser re-evaluates the WHERE
+            // after the winner commits and updates nothing.
+            let bumped = tx.execute(
+                "UPDATE tenancy_meta SET generation = generation + 1 WHERE id = 1 AND generation = $1",
+                &[&expected_generation],
+            )?;
+            if bumped != 1 {
+                tx.rollback()?;
+                return Ok(Applied::Stale);
+            }
+            for ch in changes {
+                match ch {
+                    TenancyChange::Put(row) => {
+                        tx.execute(
+                            "INSERT INTO tenancy (kind, name, doc) VALUES ($1, $2, $3) ON CONFLICT (kind, name) DO UPDATE SET doc = EXCLUDED.doc",
+                            &[&row.kind, &row.name, &row.doc],
+                        )?;
+                    }
+                    TenancyChange::Delete { kind, name } => {
+                        tx.execute(
+                            "DELETE FROM tenancy WHERE kind = $1 AND name = $2",
+                            &[kind, name],
+                        )?;
+                    }
+                }
+            }
+            let mut wiped = Wiped::default();
+            if let Some(host) = wipe_host {
+                let prefix = format!("{}/", host.to_ascii_lowercase());
+                let len = prefix.chars().count() as i32;
+                let guns: Vec<String> = tx
+                    .query(
+                        "SELECT DISTINCT gun FROM tuf_files WHERE lower(left(gun, $2)) = $1",
+                        &[&prefix, &len],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                wiped.files = tx.execute(
+                    "DELETE FROM tuf_files WHERE lower(left(gun, $2)) = $1",
+                    &[&prefix, &len],
+                )? as usize;
+                tx.execute(
+                    "DELETE FROM server_keys WHERE lower(left(gun, $2)) = $1",
+                    &[&prefix, &len],
+                )?;
+                for gun in &guns {
+                    tx.execute(
+                        "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1,$2,0,'','deletion')",
+                        &[&micros(audit.at), gun],
+                    )?;
+                }
+                wiped.repositories = guns.len();
+            }
+            tx.execute(
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &micros(audit.at),
+                    &audit.actor,
+                    &audit.action,
+                    &audit.target,
+                    &audit.detail.to_string(),
+                ],
+            )?;
+            // Every instance drops its cached metadata and reloads the configuration.
+            tx.execute("SELECT pg_notify($1, '*')", &[&CHANNEL])?;
+            tx.commit()?;
+            Ok(Applied::Done(wiped))
+        })
+    }
+
+    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
+                &[&limit],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let detail: String = r.get(5);
+                AuditRecord {
+                    id: r.get(0),
+                    at: from_micros(r.get(1)),
+                    actor: r.get(2),
+                    action: r.get(3),
+                    target: r.get(4),
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                }
+            })
+            .collect())
     }
 }
 

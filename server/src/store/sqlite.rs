@@ -1,7 +1,8 @@
 //! The SQLite backend: the embedded default, one instance.
 
 use super::{
-    from_micros, micros, Change, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+    from_micros, micros, Applied, AuditRecord, Change, MetaReader, NewMeta, SealedKey, Store,
+    StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, Wiped,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -61,6 +62,25 @@ CREATE TABLE IF NOT EXISTS server_keys (
 CREATE TABLE IF NOT EXISTS signer_meta (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenancy (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS tenancy_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO tenancy_meta (id, generation) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
 );
 ";
 
@@ -336,6 +356,144 @@ impl Store for SqliteStore {
             params![name],
             |r| r.get(0),
         )?)
+    }
+}
+
+impl SqliteStore {
+    /// Deletes the trust data of every GUN under `host` inside the open transaction.
+    fn wipe_host(tx: &Connection, host: &str, now: OffsetDateTime) -> Result<Wiped, StoreError> {
+        let prefix = format!("{}/", host.to_ascii_lowercase());
+        let len = prefix.chars().count() as i64;
+        let guns: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT gun FROM tuf_files WHERE lower(substr(gun, 1, ?2)) = ?1",
+            )?;
+            let rows = stmt.query_map(params![prefix, len], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let files = tx.execute(
+            "DELETE FROM tuf_files WHERE lower(substr(gun, 1, ?2)) = ?1",
+            params![prefix, len],
+        )?;
+        tx.execute(
+            "DELETE FROM server_keys WHERE lower(substr(gun, 1, ?2)) = ?1",
+            params![prefix, len],
+        )?;
+        for gun in &guns {
+            tx.execute(
+                "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,0,'','deletion')",
+                params![micros(now), gun],
+            )?;
+        }
+        Ok(Wiped {
+            repositories: guns.len(),
+            files,
+        })
+    }
+
+    fn tenancy_generation_on(conn: &Connection) -> Result<i64, StoreError> {
+        Ok(conn.query_row(
+            "SELECT generation FROM tenancy_meta WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+impl super::TenancyStore for SqliteStore {
+    fn tenancy_load(&self) -> Result<TenancyRows, StoreError> {
+        let mut conn = self.reader();
+        // One read transaction so the rows and the generation agree.
+        let tx = conn.transaction()?;
+        let generation = Self::tenancy_generation_on(&tx)?;
+        let rows = {
+            let mut stmt = tx.prepare("SELECT kind, name, doc FROM tenancy ORDER BY kind, name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(TenancyRow {
+                    kind: r.get(0)?,
+                    name: r.get(1)?,
+                    doc: r.get(2)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(TenancyRows { generation, rows })
+    }
+
+    fn tenancy_generation(&self) -> Result<i64, StoreError> {
+        Self::tenancy_generation_on(&self.reader())
+    }
+
+    fn tenancy_apply(
+        &self,
+        expected_generation: i64,
+        changes: &[TenancyChange],
+        wipe_host: Option<&str>,
+        audit: &AuditRecord,
+    ) -> Result<Applied, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE: take the write lock before reading the generation, so two processes
+        // (a running server and the admin CLI) cannot both pass the check.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let bumped = tx.execute(
+            "UPDATE tenancy_meta SET generation = generation + 1 WHERE id = 1 AND generation = ?1",
+            params![expected_generation],
+        )?;
+        if bumped != 1 {
+            return Ok(Applied::Stale);
+        }
+        for c in changes {
+            match c {
+                TenancyChange::Put(row) => {
+                    tx.execute(
+                        "INSERT INTO tenancy (kind, name, doc) VALUES (?1, ?2, ?3) ON CONFLICT (kind, name) DO UPDATE SET doc = excluded.doc",
+                        params![row.kind, row.name, row.doc],
+                    )?;
+                }
+                TenancyChange::Delete { kind, name } => {
+                    tx.execute(
+                        "DELETE FROM tenancy WHERE kind = ?1 AND name = ?2",
+                        params![kind, name],
+                    )?;
+                }
+            }
+        }
+        let wiped = match wipe_host {
+            Some(host) => Self::wipe_host(&tx, host, audit.at)?,
+            None => Wiped::default(),
+        };
+        tx.execute(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                micros(audit.at),
+                audit.actor,
+                audit.action,
+                audit.target,
+                audit.detail.to_string()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Applied::Done(wiped))
+    }
+
+    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit], |r| {
+            let detail: String = r.get(5)?;
+            Ok(AuditRecord {
+                id: r.get(0)?,
+                at: from_micros(r.get(1)?),
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
