@@ -23,6 +23,10 @@ pub enum ErrorCode {
     Unknown,
     Unauthorized,
     PayloadTooLarge,
+    /// Not a notary code: the GUN's host is no registry's login server.
+    RegistryUnknown,
+    /// Not a notary code: the registry's content-trust policy is disabled.
+    TrustDisabled,
 }
 
 impl ErrorCode {
@@ -52,6 +56,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "UNAUTHORIZED",
             // Not a notary code: notary has no body limit. Same shape, so clients cope.
             ErrorCode::PayloadTooLarge => "MALFORMED_UPLOAD",
+            ErrorCode::RegistryUnknown => "NAME_UNKNOWN",
+            ErrorCode::TrustDisabled => "CONTENT_TRUST_DISABLED",
         }
     }
 
@@ -72,13 +78,19 @@ impl ErrorCode {
             ErrorCode::InvalidParameters => "The parameters provided are not valid.",
             ErrorCode::Unknown => "unknown error",
             ErrorCode::Unauthorized => "authentication required",
+            ErrorCode::RegistryUnknown => {
+                "The repository's registry is not known to this trust server."
+            }
+            ErrorCode::TrustDisabled => "Content trust is disabled for this registry.",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::Updating | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::MetadataNotFound | ErrorCode::GenericNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MetadataNotFound
+            | ErrorCode::GenericNotFound
+            | ErrorCode::RegistryUnknown => StatusCode::NOT_FOUND,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,

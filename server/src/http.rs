@@ -1,10 +1,13 @@
 //! The Notary v1 HTTP API (protocol reference §1): routing, handlers and the read cache.
 
 use crate::api_error::{ApiError, ErrorCode};
+use crate::auth::{self, AuthConfig, Denied, TenancyState};
 use crate::metrics::Metrics;
 use crate::multipart;
 use crate::signer::{ServerRole, Signer};
 use crate::store::{NewMeta, Store, StoreError};
+use crate::tenancy::{self, Tenancy};
+use crate::token::{Access, TokenKeys};
 use crate::update::{self, UpdateError, Upload};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -49,7 +52,7 @@ struct CachedFile {
 }
 
 pub struct App {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     signer: Arc<Signer>,
     cfg: HttpConfig,
     pub metrics: Metrics,
@@ -57,9 +60,44 @@ pub struct App {
     /// entries without scanning the others.
     cache: RwLock<HashMap<String, HashMap<String, CachedFile>>>,
     gun_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Registries, identities and roles; swapped whole when the configuration changes.
+    pub tenancy: TenancyState,
+    pub auth: AuthConfig,
+    pub token_keys: Arc<TokenKeys>,
+    /// `https` or `http`, for the default token realm.
+    scheme: &'static str,
 }
 
-type Resp = Response<Full<Bytes>>;
+/// How often the configuration generation is checked for changes made by the admin CLI or
+/// another instance.
+const TENANCY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What a trust route needs from a token (protocol reference §6.2).
+enum Need {
+    Pull,
+    PushPull,
+    All,
+}
+
+impl Need {
+    fn actions(&self) -> &'static [&'static str] {
+        match self {
+            Need::Pull => &["pull"],
+            Need::PushPull => &["push", "pull"],
+            Need::All => &["*"],
+        }
+    }
+
+    fn scope_actions(&self) -> &'static str {
+        match self {
+            Need::Pull => "pull",
+            Need::PushPull => "push,pull",
+            Need::All => "*",
+        }
+    }
+}
+
+pub type Resp = Response<Full<Bytes>>;
 
 fn last_modified(t: OffsetDateTime) -> HeaderValue {
     // Go's time.RFC1123 with the zone name of the database time: "Mon, 02 Jan 2006 15:04:05 UTC".
@@ -174,8 +212,28 @@ fn percent_decode(path: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Everything an [`App`] is built from.
+pub struct AppParts {
+    pub store: Arc<dyn Store>,
+    pub signer: Arc<Signer>,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub token_keys: Arc<TokenKeys>,
+    pub tenancy: Tenancy,
+    pub scheme: &'static str,
+}
+
 impl App {
-    pub fn new(store: Arc<dyn Store>, signer: Arc<Signer>, cfg: HttpConfig) -> Arc<Self> {
+    pub fn new(parts: AppParts) -> Arc<Self> {
+        let AppParts {
+            store,
+            signer,
+            http: cfg,
+            auth,
+            token_keys,
+            tenancy,
+            scheme,
+        } = parts;
         let app = Arc::new(App {
             store,
             signer,
@@ -183,7 +241,31 @@ impl App {
             metrics: Metrics::default(),
             cache: RwLock::new(HashMap::new()),
             gun_locks: Mutex::new(HashMap::new()),
+            tenancy: TenancyState::new(tenancy),
+            auth,
+            token_keys,
+            scheme,
         });
+        // Changes made by the admin CLI (another process) or another instance show up as a
+        // new generation; poll it cheaply and reload.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&app);
+            rt.spawn(async move {
+                loop {
+                    tokio::time::sleep(TENANCY_POLL).await;
+                    let Some(app) = weak.upgrade() else { break };
+                    let store = app.store.clone();
+                    let seen = app.tenancy.get().generation;
+                    let changed = tokio::task::spawn_blocking(move || {
+                        store.tenancy_generation().map(|g| g != seen)
+                    })
+                    .await;
+                    if let Ok(Ok(true)) = changed {
+                        app.reload_tenancy().await;
+                    }
+                }
+            });
+        }
         // Other instances sharing the database announce their changes; drop what we cached.
         let weak = Arc::downgrade(&app);
         app.store.watch_changes(Box::new(move |gun| {
@@ -196,6 +278,40 @@ impl App {
             }
         }));
         app
+    }
+
+    /// Reloads the tenancy configuration and drops every cached trust file (a registry may
+    /// just have had its trust data wiped).
+    pub async fn reload_tenancy(self: &Arc<Self>) {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || tenancy::load(store.as_ref())).await {
+            Ok(Ok(t)) => {
+                if self.tenancy.replace(t) {
+                    self.invalidate_all();
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "reloading registries"),
+            Err(e) => tracing::error!(error = %e, "reloading registries"),
+        }
+    }
+
+    /// Same as [`reload_tenancy`](Self::reload_tenancy), from a blocking thread.
+    pub fn reload_tenancy_blocking(&self) {
+        match tenancy::load(self.store.as_ref()) {
+            Ok(t) => {
+                if self.tenancy.replace(t) {
+                    self.invalidate_all();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reloading registries"),
+        }
+    }
+
+    fn invalidate_all(&self) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     pub async fn handle(
@@ -219,7 +335,6 @@ impl App {
             return ("other", Err(ApiError::not_found()));
         };
         match (method.clone(), path.as_str()) {
-            (Method::GET, "/v2/") => return ("ping", Ok(ok_bytes(Bytes::from_static(b"{}")))),
             (Method::GET, "/_notary_server/health") => {
                 return ("health", Ok(json_response(StatusCode::OK, "{}")));
             }
@@ -231,6 +346,36 @@ impl App {
                 );
                 return ("metrics", Ok(r));
             }
+            (Method::GET | Method::POST, "/oauth2/token") => {
+                return ("token", Ok(self.token_endpoint(req).await));
+            }
+            (_, p) if p.starts_with("/admin/v1/") => {
+                return (
+                    "admin",
+                    Ok(crate::admin_api::handle(self.clone(), req, &path).await),
+                );
+            }
+            _ => {}
+        }
+        let tenancy = self.tenancy.get();
+        let gun_route = path
+            .strip_prefix("/v2/")
+            .is_some_and(|rest| rest.contains("/_trust/"));
+        if !tenancy.is_open() && !gun_route {
+            // Routes without a GUN need `registry:catalog:*` (§6.2), which the trust service
+            // never grants once registries exist: it would span every tenant.
+            let denied = if auth::bearer(req.headers()).is_some() {
+                Denied::InsufficientScope
+            } else {
+                Denied::NoToken
+            };
+            return (
+                "other",
+                Ok(self.unauthorized(&req, "registry:catalog:*", &denied)),
+            );
+        }
+        match (method.clone(), path.as_str()) {
+            (Method::GET, "/v2/") => return ("ping", Ok(ok_bytes(Bytes::from_static(b"{}")))),
             (Method::GET, "/v2/_trust/changefeed") => {
                 return ("changefeed", self.changefeed(None, req.uri().query()).await);
             }
@@ -246,6 +391,22 @@ impl App {
             return ("other", Err(e));
         }
         let gun = gun.to_string();
+        if !tenancy.is_open() {
+            let need = match (&method, tail) {
+                (&Method::GET, "changefeed") => Need::Pull,
+                (&Method::POST, "tuf/") => Need::PushPull,
+                (&Method::DELETE, "tuf/") => Need::All,
+                (m, t) => match t.strip_prefix("tuf/").and_then(parse_meta_file) {
+                    Some(MetaRequest::Key(_)) if m == Method::POST => Need::All,
+                    Some(MetaRequest::Key(_)) => Need::PushPull,
+                    Some(_) => Need::Pull,
+                    None => return ("other", Err(ApiError::not_found())),
+                },
+            };
+            if let Err(r) = self.authorize(&tenancy, &req, &gun, &need) {
+                return ("denied", r);
+            }
+        }
         match (method, tail) {
             (Method::GET, "changefeed") => (
                 "changefeed",
@@ -278,6 +439,231 @@ impl App {
             }
             _ => ("other", Err(ApiError::not_found())),
         }
+    }
+
+    fn realm(&self, req: &Request<Incoming>) -> String {
+        if let Some(r) = &self.auth.realm {
+            return r.clone();
+        }
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        format!("{}://{host}/oauth2/token", self.scheme)
+    }
+
+    fn unauthorized(&self, req: &Request<Incoming>, scope: &str, why: &Denied) -> Resp {
+        if let Denied::Invalid(e) = why {
+            tracing::info!(error = %e, "token refused");
+        }
+        let mut r = ApiError::with_detail(
+            ErrorCode::Unauthorized,
+            serde_json::Value::from(format!("{scope} required")),
+        )
+        .response();
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            auth::challenge(
+                &self.realm(req),
+                &self.auth.service,
+                scope,
+                why.challenge_error(),
+            ),
+        );
+        r
+    }
+
+    /// Resolves the GUN's registry, checks the token, then the registry's trust policy.
+    /// `Err` carries the response to send instead.
+    fn authorize(
+        &self,
+        t: &Tenancy,
+        req: &Request<Incoming>,
+        gun: &str,
+        need: &Need,
+    ) -> Result<(), Result<Resp, ApiError>> {
+        let Some((registry, _repo)) = t.resolve_gun(gun) else {
+            let host = gun.split('/').next().unwrap_or("");
+            return Err(Err(ApiError::with_detail(
+                ErrorCode::RegistryUnknown,
+                serde_json::Value::from(format!("no registry has the login server {host:?}")),
+            )));
+        };
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(why) = auth::check_trust_token(
+            &self.token_keys,
+            &self.auth,
+            req.headers(),
+            "repository",
+            gun,
+            need.actions(),
+            now,
+        ) {
+            let scope = format!("repository:{gun}:{}", need.scope_actions());
+            return Err(Ok(self.unauthorized(req, &scope, &why)));
+        }
+        if !registry.trust_enabled() {
+            return Err(Err(ApiError::with_detail(
+                ErrorCode::TrustDisabled,
+                auth::trust_disabled_detail(registry),
+            )));
+        }
+        Ok(())
+    }
+
+    /// `GET|POST /oauth2/token`: the docker registry token endpoint (and its OAuth2 form).
+    async fn token_endpoint(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
+        let t = self.tenancy.get();
+        let basic = auth::basic(req.headers());
+        let method = req.method().clone();
+        let mut params = auth::form_pairs(req.uri().query().unwrap_or(""));
+        if method == Method::POST {
+            let body = match Limited::new(req.into_body(), 64 << 10).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return token_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "unreadable form",
+                    )
+                }
+            };
+            params.extend(auth::form_pairs(&String::from_utf8_lossy(&body)));
+        }
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let Some(service) = get("service").map(str::to_string) else {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "service is required",
+            );
+        };
+        if !auth::known_service(&t, &self.auth, &service) {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "unknown service",
+            );
+        }
+        let scopes: Vec<auth::Scope> = params
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .flat_map(|(_, v)| {
+                v.split(' ')
+                    .filter_map(auth::parse_scope)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // Who is asking. Password checks are argon2id: off the async threads.
+        let grant_type = get("grant_type").map(str::to_string);
+        let offline = get("offline_token") == Some("true") || get("access_type") == Some("offline");
+        let credentials: Option<(String, zeroize::Zeroizing<String>)> = match grant_type.as_deref()
+        {
+            Some("password") => match (get("username"), get("password")) {
+                (Some(u), Some(p)) => Some((u.to_string(), zeroize::Zeroizing::new(p.to_string()))),
+                _ => {
+                    return token_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "username and password are required",
+                    )
+                }
+            },
+            Some("refresh_token") => None,
+            Some(_) => {
+                return token_error(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "grant_type must be password or refresh_token",
+                )
+            }
+            None => basic,
+        };
+        let principal = if grant_type.as_deref() == Some("refresh_token") {
+            match get("refresh_token").and_then(|r| {
+                auth::principal_from_refresh(&t, &self.token_keys, &self.auth, r, now)
+            }) {
+                Some(p) => p,
+                None => {
+                    return token_error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_grant",
+                        "refresh token is not valid",
+                    )
+                }
+            }
+        } else if let Some((user, pass)) = credentials {
+            let t2 = t.clone();
+            let who = tokio::task::spawn_blocking(move || auth::login(&t2, &user, &pass))
+                .await
+                .ok()
+                .flatten();
+            match who {
+                Some(p) => p,
+                None => {
+                    let mut r = token_error(
+                        StatusCode::UNAUTHORIZED,
+                        "UNAUTHORIZED",
+                        "invalid username or password",
+                    );
+                    r.headers_mut().insert(
+                        hyper::header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"signet\""),
+                    );
+                    return r;
+                }
+            }
+        } else {
+            tenancy::Principal::Anonymous
+        };
+        let access: Vec<Access> = scopes
+            .iter()
+            .filter_map(|s| {
+                let actions = auth::grant(&t, &self.auth, &service, &principal, s);
+                (!actions.is_empty()).then(|| Access {
+                    kind: s.kind.clone(),
+                    name: s.name.clone(),
+                    actions,
+                })
+            })
+            .collect();
+        let claims = auth::access_claims(&self.auth, &principal, &service, access, now);
+        let Ok(token) = self.token_keys.issue(&claims) else {
+            return token_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "cannot sign token",
+            );
+        };
+        let issued_at = OffsetDateTime::from_unix_timestamp(now)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let mut body = serde_json::json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": self.auth.token_ttl_secs,
+            "issued_at": issued_at,
+        });
+        let wants_refresh = offline || grant_type.as_deref() == Some("refresh_token");
+        if wants_refresh && principal != tenancy::Principal::Anonymous {
+            if let Some(rt) = auth::refresh_claims(&self.auth, &t, &principal, now)
+                .and_then(|c| self.token_keys.issue(&c).ok())
+            {
+                body["refresh_token"] = serde_json::Value::from(rt);
+            }
+        }
+        let mut r = ok_bytes(Bytes::from(body.to_string()));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
     }
 
     async fn blocking<T: Send + 'static>(
@@ -688,6 +1074,20 @@ impl App {
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(r)
     }
+}
+
+/// Token endpoint errors: the registry envelope, with the OAuth2 `error` name as code.
+fn token_error(status: StatusCode, code: &str, message: &str) -> Resp {
+    let body = serde_json::json!({
+        "errors": [{"code": code, "message": message}],
+        "error": code,
+        "error_description": message,
+    });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 /// Uploads above this size leave megabytes of freed parse buffers behind.

@@ -3,7 +3,9 @@
 //! - [`serve::start`] runs the server; [`http`] is the API; [`update`] validates uploads as
 //!   notary-server does; [`signer`] holds the timestamp/snapshot keys; [`store`] persists.
 
+pub mod admin_api;
 pub mod api_error;
+pub mod auth;
 pub mod http;
 pub mod metrics;
 pub mod multipart;
@@ -12,4 +14,5 @@ pub mod signer;
 pub mod store;
 pub mod tenancy;
 pub mod tls;
+pub mod token;
 pub mod update;

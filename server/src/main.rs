@@ -1,9 +1,12 @@
 //! `signet-server`: the Signet trust server binary.
 
+mod admin;
+
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use signet_server::http::HttpConfig;
 use signet_server::serve::{self, ServeConfig, TlsMode};
+use signet_server::tenancy::AdminService;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,52 @@ struct Cli {
 enum Command {
     /// Serve the Notary v1 API (default: https://127.0.0.1:4443, SQLite in ./signet-data).
     Serve(ServeArgs),
+    /// Manage registries (tenants) and their content-trust policy.
+    Registry {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: admin::RegistryCmd,
+    },
+    /// Manage users and service principals.
+    Identity {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: admin::IdentityCmd,
+    },
+    /// Assign and revoke roles (Owner, Contributor, Reader, AcrPull, AcrPush, AcrDelete, AcrImageSigner).
+    Role {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: admin::RoleCmd,
+    },
+    /// Show the audit log of policy and role changes (newest first).
+    Audit {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
+    TokenCertificate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Where the admin commands find the server's data: the same settings `serve` uses.
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// TOML config file (its data_dir and database are used).
+    #[arg(long, env = "SIGNET_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[arg(long, env = "SIGNET_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// SQLite file path or postgres:// URL.
+    #[arg(long, env = "SIGNET_DATABASE", global = true)]
+    database: Option<String>,
 }
 
 #[derive(Args, Default)]
@@ -70,6 +119,22 @@ struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "SIGNET_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// `iss` of issued tokens (a registry's auth.token.issuer must match).
+    #[arg(long, env = "SIGNET_TOKEN_ISSUER")]
+    token_issuer: Option<String>,
+    /// Service name of the trust routes (challenge `service`, token `aud`).
+    #[arg(long, env = "SIGNET_TOKEN_SERVICE")]
+    token_service: Option<String>,
+    /// Token endpoint URL announced in challenges (default: https://<request host>/oauth2/token).
+    #[arg(long, env = "SIGNET_TOKEN_REALM")]
+    token_realm: Option<String>,
+    /// Lifetime of issued access tokens, seconds.
+    #[arg(long, env = "SIGNET_TOKEN_TTL")]
+    token_ttl: Option<i64>,
+    /// File with the operator credential for /admin/v1/ (else SIGNET_OPERATOR_TOKEN, else one
+    /// generated into <data-dir>/operator.token).
+    #[arg(long, env = "SIGNET_OPERATOR_TOKEN_FILE")]
+    operator_token_file: Option<PathBuf>,
 }
 
 /// The TOML config file: the same settings as the flags.
@@ -89,6 +154,57 @@ struct FileConfig {
     current_max_age: Option<u32>,
     consistent_max_age: Option<u32>,
     max_body_bytes: Option<usize>,
+    token_issuer: Option<String>,
+    token_service: Option<String>,
+    token_realm: Option<String>,
+    token_ttl: Option<i64>,
+    operator_token_file: Option<PathBuf>,
+}
+
+fn read_file_config(path: Option<&Path>) -> Result<FileConfig, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+        }
+        None => Ok(FileConfig::default()),
+    }
+}
+
+fn database_from(url: Option<String>) -> Option<serve::Database> {
+    match url {
+        None => None,
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(serve::Database::Postgres(url))
+        }
+        Some(url) => Some(serve::Database::Sqlite(PathBuf::from(
+            url.strip_prefix("sqlite://").unwrap_or(&url),
+        ))),
+    }
+}
+
+/// The data directory and database the admin commands work on (same rules as `serve`).
+fn admin_storage(db: &DbArgs) -> Result<(PathBuf, Option<serve::Database>), String> {
+    let file = read_file_config(db.config.as_deref())?;
+    let data_dir = db
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("signet-data"));
+    Ok((
+        data_dir,
+        database_from(db.database.clone().or(file.database)),
+    ))
+}
+
+fn read_secret_file(f: &Path) -> Result<Zeroizing<String>, String> {
+    let text =
+        Zeroizing::new(std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{}: empty", f.display()));
+    }
+    Ok(Zeroizing::new(trimmed.to_string()))
 }
 
 fn signer_passphrase(file: Option<&Path>, data_dir: &Path) -> Result<Zeroizing<String>, String> {
@@ -129,13 +245,7 @@ fn signer_passphrase(file: Option<&Path>, data_dir: &Path) -> Result<Zeroizing<S
 }
 
 fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
-    let file: FileConfig = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-        }
-        None => FileConfig::default(),
-    };
+    let file = read_file_config(args.config.as_deref())?;
     let listen = args
         .listen
         .or(file.listen)
@@ -144,15 +254,7 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
         .data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from("signet-data"));
-    let database = match args.database.or(file.database) {
-        None => None,
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Some(serve::Database::Postgres(url))
-        }
-        Some(url) => Some(serve::Database::Sqlite(PathBuf::from(
-            url.strip_prefix("sqlite://").unwrap_or(&url),
-        ))),
-    };
+    let database = database_from(args.database.or(file.database));
     let mut san = args.tls_san;
     san.extend(file.tls_san);
     let tls = match (
@@ -200,6 +302,35 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
         .log_level
         .or(file.log_level)
         .unwrap_or_else(|| "info".into());
+    let defaults = signet_server::auth::AuthConfig::default();
+    let operator_token = match args.operator_token_file.or(file.operator_token_file) {
+        Some(f) => Some(read_secret_file(&f)?),
+        None => std::env::var("SIGNET_OPERATOR_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Zeroizing::new),
+    };
+    let token_ttl = args
+        .token_ttl
+        .or(file.token_ttl)
+        .unwrap_or(defaults.token_ttl_secs);
+    if !(60..=86_400).contains(&token_ttl) {
+        return Err("token TTL must be between 60 and 86400 seconds".into());
+    }
+    let auth = signet_server::auth::AuthConfig {
+        issuer: args
+            .token_issuer
+            .or(file.token_issuer)
+            .unwrap_or(defaults.issuer),
+        service: args
+            .token_service
+            .or(file.token_service)
+            .unwrap_or(defaults.service),
+        realm: args.token_realm.or(file.token_realm),
+        token_ttl_secs: token_ttl,
+        refresh_ttl_secs: defaults.refresh_ttl_secs,
+        operator_token,
+    };
     Ok((
         ServeConfig {
             listen,
@@ -208,6 +339,7 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             tls,
             http,
             signer_passphrase: pass,
+            auth,
         },
         log,
     ))
@@ -215,7 +347,52 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let admin = |db: &DbArgs, run: &dyn Fn(&AdminService) -> Result<String, String>| {
+        let result = admin_storage(db).and_then(|(data_dir, database)| {
+            serve::create_data_dir(&data_dir)
+                .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+            let store = serve::open_store(database.as_ref(), &data_dir)
+                .map_err(|e| format!("opening the database: {e}"))?;
+            let svc = AdminService::new(store, admin::actor());
+            run(&svc)
+        });
+        match result {
+            Ok(out) => {
+                if !out.is_empty() {
+                    println!("{out}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("signet-server: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    };
     match cli.command {
+        Command::Registry { db, cmd } => admin(&db, &|svc| admin::registry(svc, &cmd)),
+        Command::Identity { db, cmd } => admin(&db, &|svc| admin::identity(svc, &cmd)),
+        Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
+        Command::Audit { db, limit } => admin(&db, &|svc| admin::audit(svc, limit)),
+        Command::TokenCertificate { db } => {
+            let result = admin_storage(&db).and_then(|(data_dir, database)| {
+                let store = serve::open_store(database.as_ref(), &data_dir)
+                    .map_err(|e| format!("opening the database: {e}"))?;
+                signet_server::token::stored_certificate_pem(store.as_ref())
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "no token signing key yet: start the server once".to_string())
+            });
+            match result {
+                Ok(pem) => {
+                    print!("{pem}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("signet-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(args) => {
             let (cfg, log) = match build_config(args) {
                 Ok(c) => c,
@@ -259,7 +436,16 @@ fn main() -> ExitCode {
                         ca = ca.display()
                     );
                 }
-                println!("No registries configured: open trust server on this address (no authentication).");
+                let registries = running.app.tenancy.get().registries.len();
+                if registries == 0 {
+                    println!("No registries configured: open trust server on this address (no authentication). Create a registry with `signet-server registry create` to require tokens.");
+                } else {
+                    println!("{registries} registries configured: trust routes require tokens from {}/oauth2/token", running.url());
+                }
+                println!("Token signing certificate (registry rootcertbundle): {}", running.token_cert.display());
+                if let Some(f) = &running.operator_token_file {
+                    println!("Admin API /admin/v1/ operator credential: {}", f.display());
+                }
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = sigterm() => {}

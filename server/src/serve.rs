@@ -1,6 +1,7 @@
 //! Starting the server: storage, signer, TLS and the accept loop.
 
-use crate::http::{App, HttpConfig};
+use crate::auth::AuthConfig;
+use crate::http::{App, AppParts, HttpConfig};
 use crate::signer::Signer;
 use crate::store::{PgStore, SqliteStore, Store};
 use crate::tls;
@@ -42,6 +43,9 @@ pub struct ServeConfig {
     pub tls: TlsMode,
     pub http: HttpConfig,
     pub signer_passphrase: Zeroizing<String>,
+    /// Token service settings; an unset operator credential is generated into
+    /// `<data-dir>/operator.token`.
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Error)]
@@ -62,6 +66,14 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
     #[error("starting: {0}")]
     Startup(String),
+    #[error("{0}")]
+    TokenKey(#[from] crate::token::TokenKeyError),
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -77,6 +89,10 @@ pub struct Running {
     pub ca_cert: Option<PathBuf>,
     pub scheme: &'static str,
     pub app: Arc<App>,
+    /// PEM certificate of the token signing key (a registry's `rootcertbundle`).
+    pub token_cert: PathBuf,
+    /// Where the generated operator credential was written (when none was configured).
+    pub operator_token_file: Option<PathBuf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -110,6 +126,51 @@ pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o700))
 }
 
+/// Opens the configured database (SQLite in `<data-dir>/signet.sqlite` by default). Blocking.
+pub fn open_store(
+    database: Option<&Database>,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Store>, crate::store::StoreError> {
+    Ok(match database {
+        None => Arc::new(SqliteStore::open(&data_dir.join("signet.sqlite"))?),
+        Some(Database::Sqlite(path)) => Arc::new(SqliteStore::open(path)?),
+        Some(Database::Postgres(url)) => Arc::new(PgStore::open(url)?),
+    })
+}
+
+fn write_file(path: &std::path::Path, data: &[u8], mode: u32) -> Result<(), ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| ServeError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(err)?;
+    f.write_all(data).map_err(err)
+}
+
+/// Reads a secret file, or creates it (0600) with 32 random bytes in hex.
+fn read_or_create_secret(path: &std::path::Path) -> Result<Zeroizing<String>, ServeError> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = Zeroizing::new(s);
+        let trimmed = s.trim();
+        if !trimmed.is_empty() {
+            return Ok(Zeroizing::new(trimmed.to_string()));
+        }
+    }
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut());
+    let secret = Zeroizing::new(hex::encode(raw.as_ref()));
+    write_file(path, secret.as_bytes(), 0o600)?;
+    Ok(secret)
+}
+
 pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     if matches!(cfg.tls, TlsMode::Insecure) && !cfg.listen.ip().is_loopback() {
         return Err(ServeError::InsecureNonLoopback(cfg.listen));
@@ -125,17 +186,26 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         cfg.data_dir.clone(),
         cfg.signer_passphrase.clone(),
     );
-    let (store, signer) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
-        let store: Arc<dyn Store> = match database {
-            None => Arc::new(SqliteStore::open(&data_dir.join("signet.sqlite"))?),
-            Some(Database::Sqlite(path)) => Arc::new(SqliteStore::open(&path)?),
-            Some(Database::Postgres(url)) => Arc::new(PgStore::open(&url)?),
-        };
-        let signer = Arc::new(Signer::open(store.clone(), passphrase.as_bytes())?);
-        Ok((store, signer))
-    })
-    .await
-    .map_err(|e| ServeError::Startup(e.to_string()))??;
+    let issuer = cfg.auth.issuer.clone();
+    let (store, signer, token_keys, tenancy) =
+        tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+            let store = open_store(database.as_ref(), &data_dir)?;
+            let signer = Arc::new(Signer::open(store.clone(), passphrase.as_bytes())?);
+            let keys = crate::token::TokenKeys::load_or_create(store.as_ref(), &signer, &issuer)?;
+            let tenancy = crate::tenancy::load(store.as_ref())?;
+            Ok((store, signer, Arc::new(keys), tenancy))
+        })
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))??;
+    let token_cert = cfg.data_dir.join("token-signing.crt");
+    write_file(&token_cert, token_keys.certificate_pem().as_bytes(), 0o644)?;
+    let mut auth = cfg.auth.clone();
+    let mut operator_token_file = None;
+    if auth.operator_token.is_none() {
+        let path = cfg.data_dir.join("operator.token");
+        auth.operator_token = Some(read_or_create_secret(&path)?);
+        operator_token_file = Some(path);
+    }
     let (acceptor, ca_cert, scheme) = match &cfg.tls {
         TlsMode::SelfSigned { extra_names } => {
             let ss = tls::ensure_self_signed(&cfg.data_dir, extra_names)?;
@@ -162,7 +232,15 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         addr: cfg.listen,
         source,
     })?;
-    let app = App::new(store, signer, cfg.http.clone());
+    let app = App::new(AppParts {
+        store,
+        signer,
+        http: cfg.http.clone(),
+        auth,
+        token_keys,
+        tenancy,
+        scheme,
+    });
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let loop_app = app.clone();
     let task = tokio::spawn(async move {
@@ -205,6 +283,8 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         ca_cert,
         scheme,
         app,
+        token_cert,
+        operator_token_file,
         shutdown: Some(tx),
         task,
     })

@@ -251,6 +251,18 @@ impl Signer {
     }
 }
 
+/// Secrets of the server's own (the token signing key), sealed under the same KEK. The AAD has
+/// an empty key ID, which no server key has, so a sealed secret never opens as a key.
+impl Signer {
+    pub fn seal_secret(&self, purpose: &str, plaintext: &[u8]) -> Vec<u8> {
+        seal(&self.kek, plaintext, &aad("", purpose))
+    }
+
+    pub fn open_secret(&self, purpose: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        open(&self.kek, sealed, &aad("", purpose))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

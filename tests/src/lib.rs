@@ -319,6 +319,7 @@ impl SignetServer {
             tls: signet_server::serve::TlsMode::SelfSigned { extra_names },
             http,
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
+            auth: Default::default(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();

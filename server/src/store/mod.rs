@@ -182,6 +182,7 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
     fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError>;
     /// Sets a value only if absent; returns the value now stored (first writer wins).
     fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+    fn signer_meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
     /// invalidation). Single-instance backends never call it.
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {

@@ -472,6 +472,15 @@ impl Store for PgStore {
         .map(|_| ())
     }
 
+    fn signer_meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query_opt("SELECT value FROM signer_meta WHERE name=$1", &[&name])?
+                    .map(|r| r.get(0)),
+            )
+        })
+    }
+
     fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.with(|c| {
             c.execute("INSERT INTO signer_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &value])?;

@@ -344,6 +344,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn signer_meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.meta_get(name)
+    }
+
     /// Sets a value only if absent; returns the value now stored (first writer wins).
     fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         let conn = self.conn();
@@ -494,6 +498,19 @@ impl super::TenancyStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl SqliteStore {
+    fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT value FROM signer_meta WHERE name=?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }
 
