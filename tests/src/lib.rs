@@ -410,6 +410,7 @@ pub struct NotaryCli {
     pub trust_dir: tempfile::TempDir,
     server: String,
     ca: PathBuf,
+    auth: Option<String>,
 }
 
 impl NotaryCli {
@@ -418,7 +419,16 @@ impl NotaryCli {
             trust_dir: tempfile::tempdir().expect("tempdir"),
             server: server.to_string(),
             ca: ca.to_path_buf(),
+            auth: None,
         }
+    }
+
+    /// Credentials for a token-auth trust server: every command gets
+    /// `NOTARY_AUTH=base64(user:password)`, which notary uses for the token endpoint's basic
+    /// auth (notary sends none for read-only commands such as `list`).
+    pub fn with_auth(mut self, user: &str, password: &str) -> NotaryCli {
+        self.auth = Some(basic_auth(user, password));
+        self
     }
 
     pub fn command(&self) -> Command {
@@ -434,6 +444,9 @@ impl NotaryCli {
             .env("NOTARY_SNAPSHOT_PASSPHRASE", REPO_PASS)
             .env("NOTARY_DELEGATION_PASSPHRASE", REPO_PASS)
             .stdin(Stdio::null());
+        if let Some(auth) = &self.auth {
+            c.env("NOTARY_AUTH", auth);
+        }
         c
     }
 
@@ -511,6 +524,31 @@ impl DockerCli {
         self.config_dir.path().join("trust")
     }
 
+    /// What `docker login <registry_host_port>` stores without a credential helper: merges
+    /// `{"auths":{"<host:port>":{"auth":"base64(user:password)"}}}` into
+    /// `$DOCKER_CONFIG/config.json`, keeping every other entry. The docker CLI hands these
+    /// credentials to dockerd for the registry and uses them itself for the trust server's
+    /// token challenge.
+    pub fn login(&self, registry_host_port: &str, user: &str, password: &str) {
+        let path = self.config_dir.path().join("config.json");
+        let mut cfg: serde_json::Value = match std::fs::read(&path) {
+            Ok(raw) => serde_json::from_slice(&raw).expect("config.json is JSON"),
+            Err(_) => serde_json::json!({}),
+        };
+        let obj = cfg.as_object_mut().expect("config.json is an object");
+        let auths = obj
+            .entry("auths")
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+            .expect("config.json auths is an object");
+        auths.insert(
+            registry_host_port.to_string(),
+            serde_json::json!({ "auth": basic_auth(user, password) }),
+        );
+        let text = serde_json::to_string_pretty(&cfg).expect("json");
+        std::fs::write(&path, text).expect("write config.json");
+    }
+
     pub fn command(&self) -> Command {
         let mut c = Command::new(DOCKER);
         c.env("DOCKER_CONFIG", self.config_dir.path())
@@ -552,6 +590,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+/// `base64(user:password)` (standard alphabet, padded), as docker's config.json and
+/// `NOTARY_AUTH` hold credentials.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
 /// A distribution 2.8 registry (Debian `docker-registry`) on loopback, plain HTTP; dockerd is
 /// told it is insecure (the trust server's TLS is what these tests check).
 pub struct Registry {
@@ -560,14 +605,47 @@ pub struct Registry {
     _dir: tempfile::TempDir,
 }
 
+/// The `auth: token` section of a registry's config: the registry answers unauthenticated
+/// requests with `401` and `WWW-Authenticate: Bearer realm="<realm>",service="<service>"`, and
+/// accepts JWTs from `issuer` whose `x5c` chain ends in a certificate of `root_cert_bundle`.
+pub struct TokenAuth {
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    pub root_cert_bundle: PathBuf,
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn yaml_str(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
 impl Registry {
     pub fn start() -> Registry {
+        Self::start_inner(None)
+    }
+
+    /// The same registry with token authentication (see [`TokenAuth`]).
+    pub fn start_with_token_auth(auth: &TokenAuth) -> Registry {
+        Self::start_inner(Some(auth))
+    }
+
+    fn start_inner(auth: Option<&TokenAuth>) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let cfg = format!(
+        let mut cfg = format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some(a) = auth {
+            cfg.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                yaml_str(&a.realm),
+                yaml_str(&a.service),
+                yaml_str(&a.issuer),
+                yaml_str(&a.root_cert_bundle.display().to_string()),
+            ));
+        }
         std::fs::write(dir.path().join("config.yml"), cfg).expect("write");
         let proc = Proc::spawn(
             "docker-registry",
@@ -591,6 +669,11 @@ impl Registry {
             _dir: dir,
         }
     }
+
+    /// The last lines of the registry's log.
+    pub fn log_tail(&self) -> String {
+        self._proc.log_tail()
+    }
 }
 
 /// dockerd 20.10 as root in its own mount namespace, whose /etc/hosts maps `registry.test`
@@ -604,10 +687,33 @@ pub struct Dockerd {
 
 pub const REGISTRY_NAME: &str = "registry.test";
 
+/// The system CA bundle Go would load first on Debian.
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 impl Dockerd {
     pub fn start(registry_port: u16) -> Dockerd {
+        Self::start_trusting(registry_port, None)
+    }
+
+    /// Like [`Dockerd::start`]; with `extra_ca`, dockerd also trusts that CA wherever it uses
+    /// the system roots: it runs with `SSL_CERT_FILE` naming a bundle of the system CAs plus
+    /// `extra_ca`. That covers secure registries (and their token realms). A registry that is
+    /// insecure — `registry.test:<registry_port>`, or any name resolving into 127.0.0.0/8 —
+    /// gets its tokens through a transport that skips certificate verification, so a realm
+    /// on Signet is reached there with or without the CA.
+    pub fn start_trusting(registry_port: u16, extra_ca: Option<&Path>) -> Dockerd {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
+        let cert_file = extra_ca.map(|ca| {
+            let mut bundle = std::fs::read(SYSTEM_CA_BUNDLE).unwrap_or_default();
+            if !bundle.is_empty() && !bundle.ends_with(b"\n") {
+                bundle.push(b'\n');
+            }
+            bundle.extend(std::fs::read(ca).expect("read extra CA"));
+            let path = d.join("ca-bundle.crt");
+            std::fs::write(&path, bundle).expect("write CA bundle");
+            path
+        });
         std::fs::write(
             d.join("hosts"),
             format!("127.0.0.1 localhost {REGISTRY_NAME}\n"),
@@ -623,11 +729,12 @@ impl Dockerd {
             pid = d.join("docker.pid").display(),
             sock = sock.display(),
         );
-        let proc = Proc::spawn(
-            "dockerd",
-            Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]),
-            d.join("dockerd.log"),
-        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+        if let Some(f) = &cert_file {
+            cmd.env("SSL_CERT_FILE", f);
+        }
+        let proc = Proc::spawn("dockerd", &mut cmd, d.join("dockerd.log"));
         let host = format!("unix://{}", sock.display());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -652,6 +759,11 @@ impl Dockerd {
             dir,
             proc: Some(proc),
         }
+    }
+
+    /// The last lines of dockerd's log.
+    pub fn log_tail(&self) -> String {
+        self.proc.as_ref().map(Proc::log_tail).unwrap_or_default()
     }
 
     /// Imports a one-file image as `reference` (no registry or hub involved).
