@@ -403,7 +403,7 @@ impl App {
                     None => return ("other", Err(ApiError::not_found())),
                 },
             };
-            if let Err(r) = self.authorize(&tenancy, &req, &gun, &need) {
+            if let Some(r) = self.refusal(&tenancy, &req, &gun, &need) {
                 return ("denied", r);
             }
         }
@@ -477,17 +477,17 @@ impl App {
     }
 
     /// Resolves the GUN's registry, checks the token, then the registry's trust policy.
-    /// `Err` carries the response to send instead.
-    fn authorize(
+    /// Returns the refusal to send instead, if any.
+    fn refusal(
         &self,
         t: &Tenancy,
         req: &Request<Incoming>,
         gun: &str,
         need: &Need,
-    ) -> Result<(), Result<Resp, ApiError>> {
+    ) -> Option<Result<Resp, ApiError>> {
         let Some((registry, _repo)) = t.resolve_gun(gun) else {
             let host = gun.split('/').next().unwrap_or("");
-            return Err(Err(ApiError::with_detail(
+            return Some(Err(ApiError::with_detail(
                 ErrorCode::RegistryUnknown,
                 serde_json::Value::from(format!("no registry has the login server {host:?}")),
             )));
@@ -503,15 +503,15 @@ impl App {
             now,
         ) {
             let scope = format!("repository:{gun}:{}", need.scope_actions());
-            return Err(Ok(self.unauthorized(req, &scope, &why)));
+            return Some(Ok(self.unauthorized(req, &scope, &why)));
         }
         if !registry.trust_enabled() {
-            return Err(Err(ApiError::with_detail(
+            return Some(Err(ApiError::with_detail(
                 ErrorCode::TrustDisabled,
                 auth::trust_disabled_detail(registry),
             )));
         }
-        Ok(())
+        None
     }
 
     /// `GET|POST /oauth2/token`: the docker registry token endpoint (and its OAuth2 form).

@@ -67,12 +67,25 @@ impl RepoKeys {
 
 /// GET `<role>.key` from a server: the public key it holds for this GUN.
 pub fn server_key(agent: &ureq::Agent, url: &str, gun: &str, role: &str) -> PublicKey {
-    let body = agent
-        .get(&format!("{url}/v2/{gun}/_trust/tuf/{role}.key"))
-        .call()
-        .expect("GET key")
-        .into_string()
-        .expect("key body");
+    server_key_with(agent, url, gun, role, None)
+}
+
+/// [`server_key`] with an `Authorization: Bearer` token.
+pub fn server_key_with(
+    agent: &ureq::Agent,
+    url: &str,
+    gun: &str,
+    role: &str,
+    bearer: Option<&str>,
+) -> PublicKey {
+    let body = authorized(
+        agent.get(&format!("{url}/v2/{gun}/_trust/tuf/{role}.key")),
+        bearer,
+    )
+    .call()
+    .expect("GET key")
+    .into_string()
+    .expect("key body");
     let v: serde_json::Value = serde_json::from_str(&body).expect("key JSON");
     PublicKey::from_b64(
         v["keytype"].as_str().expect("keytype"),
@@ -88,6 +101,25 @@ pub fn post_update(
     gun: &str,
     parts: &[(&str, &[u8])],
 ) -> (u16, String) {
+    post_update_with(agent, url, gun, parts, None)
+}
+
+/// Adds `Authorization: Bearer <token>` when a token is given.
+pub fn authorized(req: ureq::Request, bearer: Option<&str>) -> ureq::Request {
+    match bearer {
+        Some(t) => req.set("Authorization", &format!("Bearer {t}")),
+        None => req,
+    }
+}
+
+/// [`post_update`] with an `Authorization: Bearer` token.
+pub fn post_update_with(
+    agent: &ureq::Agent,
+    url: &str,
+    gun: &str,
+    parts: &[(&str, &[u8])],
+    bearer: Option<&str>,
+) -> (u16, String) {
     let boundary = "signetinteropboundary7d3e";
     let mut body = Vec::new();
     for (role, data) in parts {
@@ -97,7 +129,7 @@ pub fn post_update(
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     send(
-        agent.post(&format!("{url}/v2/{gun}/_trust/tuf/")).set(
+        authorized(agent.post(&format!("{url}/v2/{gun}/_trust/tuf/")), bearer).set(
             "Content-Type",
             &format!("multipart/form-data; boundary={boundary}"),
         ),
