@@ -759,3 +759,82 @@ fn admin_cli_changes_reach_a_running_server() {
         std::fs::read_to_string(server.data_dir.path().join("token-signing.crt")).unwrap()
     );
 }
+
+/// Two instances on one PostgreSQL: configuration made on one is enforced by the other,
+/// tokens from either verify on both (one signing key, shared sealed), and disabling content
+/// trust through one stops the other serving the wiped data.
+#[test]
+fn two_instances_share_registries_tokens_and_wipes_on_postgres() {
+    if !signet_interop::Postgres::available() || !signet_interop::require_binaries(&["runuser"]) {
+        return;
+    }
+    let pg = signet_interop::Postgres::start();
+    let url = pg.create_database("tenancy");
+    let a = SignetServer::start_on_postgres(&url);
+    let b = SignetServer::start_on_postgres(&url);
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    setup(&api_a);
+    let (status, _) = api_a.admin(
+        "PUT",
+        "registries/contoso/content-trust",
+        Some(json!({"status": "enabled"})),
+    );
+    assert_eq!(status, 200);
+
+    let gun = "contoso.test:5000/shared";
+    let eventually = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // B learns the registries and roles made through A.
+    eventually("B never enforced A's registries", &|| {
+        api_b.get("/v2/", None).0 == 401
+    });
+    eventually("B never granted the signer", &|| {
+        let (s, v) = api_b.token(
+            Some(("signer", "signer-pass")),
+            "signet",
+            &format!("repository:{gun}:push,pull"),
+            "",
+        );
+        s == 200 && actions_of(v["token"].as_str().unwrap_or("")) == ["push", "pull"]
+    });
+    // A token from B publishes on A; a token from A reads on B.
+    let from_b = api_b.trust_token(("signer", "signer-pass"), gun, "push,pull");
+    let (status, body, root) = publish_new(&api_a, gun, &from_b);
+    assert_eq!(status, 200, "{body}");
+    let from_a = api_a.trust_token(("puller", "puller-pass"), gun, "pull");
+    let (status, got, _) = api_b.get(&format!("/v2/{gun}/_trust/tuf/root.json"), Some(&from_a));
+    assert_eq!((status, got.as_bytes()), (200, root.as_slice()));
+    // A has it cached now; disabling through B wipes it and A stops serving it.
+    assert_eq!(
+        api_a
+            .get(&format!("/v2/{gun}/_trust/tuf/root.json"), Some(&from_a))
+            .0,
+        200
+    );
+    let (status, v) = api_b.admin(
+        "PUT",
+        "registries/contoso/content-trust",
+        Some(json!({"status": "disabled"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["trustDataRemoved"],
+        json!({"repositories": 1, "files": 4})
+    );
+    eventually("A kept serving wiped trust data", &|| {
+        api_a
+            .get(&format!("/v2/{gun}/_trust/tuf/root.json"), Some(&from_a))
+            .0
+            == 400
+    });
+    let (status, audit) = api_a.admin("GET", "audit?limit=1", None);
+    assert_eq!(
+        (status, audit[0]["action"].as_str()),
+        (200, Some("content-trust.disable"))
+    );
+}
