@@ -7,7 +7,7 @@ use crate::multipart;
 use crate::signer::{ServerRole, Signer};
 use crate::store::{NewMeta, Store, StoreError};
 use crate::tenancy::{self, Tenancy};
-use crate::token::{Access, TokenKeys};
+use crate::token::TokenKeys;
 use crate::update::{self, UpdateError, Upload};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -347,7 +347,7 @@ impl App {
                 return ("metrics", Ok(r));
             }
             (Method::GET | Method::POST, "/oauth2/token") => {
-                return ("token", Ok(self.token_endpoint(req).await));
+                return ("token", Ok(crate::token_service::handle(&self, req).await));
             }
             (_, p) if p.starts_with("/admin/v1/") => {
                 return (
@@ -512,158 +512,6 @@ impl App {
             )));
         }
         None
-    }
-
-    /// `GET|POST /oauth2/token`: the docker registry token endpoint (and its OAuth2 form).
-    async fn token_endpoint(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
-        let t = self.tenancy.get();
-        let basic = auth::basic(req.headers());
-        let method = req.method().clone();
-        let mut params = auth::form_pairs(req.uri().query().unwrap_or(""));
-        if method == Method::POST {
-            let body = match Limited::new(req.into_body(), 64 << 10).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return token_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "unreadable form",
-                    )
-                }
-            };
-            params.extend(auth::form_pairs(&String::from_utf8_lossy(&body)));
-        }
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let Some(service) = get("service").map(str::to_string) else {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "service is required",
-            );
-        };
-        if !auth::known_service(&t, &self.auth, &service) {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "unknown service",
-            );
-        }
-        let scopes: Vec<auth::Scope> = params
-            .iter()
-            .filter(|(k, _)| k == "scope")
-            .flat_map(|(_, v)| {
-                v.split(' ')
-                    .filter_map(auth::parse_scope)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        // Who is asking. Password checks are argon2id: off the async threads.
-        let grant_type = get("grant_type").map(str::to_string);
-        let offline = get("offline_token") == Some("true") || get("access_type") == Some("offline");
-        let credentials: Option<(String, zeroize::Zeroizing<String>)> = match grant_type.as_deref()
-        {
-            Some("password") => match (get("username"), get("password")) {
-                (Some(u), Some(p)) => Some((u.to_string(), zeroize::Zeroizing::new(p.to_string()))),
-                _ => {
-                    return token_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "username and password are required",
-                    )
-                }
-            },
-            Some("refresh_token") => None,
-            Some(_) => {
-                return token_error(
-                    StatusCode::BAD_REQUEST,
-                    "unsupported_grant_type",
-                    "grant_type must be password or refresh_token",
-                )
-            }
-            None => basic,
-        };
-        let principal = if grant_type.as_deref() == Some("refresh_token") {
-            match get("refresh_token").and_then(|r| {
-                auth::principal_from_refresh(&t, &self.token_keys, &self.auth, r, now)
-            }) {
-                Some(p) => p,
-                None => {
-                    return token_error(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_grant",
-                        "refresh token is not valid",
-                    )
-                }
-            }
-        } else if let Some((user, pass)) = credentials {
-            let t2 = t.clone();
-            let who = tokio::task::spawn_blocking(move || auth::login(&t2, &user, &pass))
-                .await
-                .ok()
-                .flatten();
-            match who {
-                Some(p) => p,
-                None => {
-                    let mut r = token_error(
-                        StatusCode::UNAUTHORIZED,
-                        "UNAUTHORIZED",
-                        "invalid username or password",
-                    );
-                    r.headers_mut().insert(
-                        hyper::header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"signet\""),
-                    );
-                    return r;
-                }
-            }
-        } else {
-            tenancy::Principal::Anonymous
-        };
-        let access: Vec<Access> = scopes
-            .iter()
-            .filter_map(|s| {
-                let actions = auth::grant(&t, &self.auth, &service, &principal, s);
-                (!actions.is_empty()).then(|| Access {
-                    kind: s.kind.clone(),
-                    name: s.name.clone(),
-                    actions,
-                })
-            })
-            .collect();
-        let claims = auth::access_claims(&self.auth, &principal, &service, access, now);
-        let Ok(token) = self.token_keys.issue(&claims) else {
-            return token_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "cannot sign token",
-            );
-        };
-        let issued_at = OffsetDateTime::from_unix_timestamp(now)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
-        let mut body = serde_json::json!({
-            "token": token,
-            "access_token": token,
-            "expires_in": self.auth.token_ttl_secs,
-            "issued_at": issued_at,
-        });
-        let wants_refresh = offline || grant_type.as_deref() == Some("refresh_token");
-        if wants_refresh && principal != tenancy::Principal::Anonymous {
-            if let Some(rt) = auth::refresh_claims(&self.auth, &t, &principal, now)
-                .and_then(|c| self.token_keys.issue(&c).ok())
-            {
-                body["refresh_token"] = serde_json::Value::from(rt);
-            }
-        }
-        let mut r = ok_bytes(Bytes::from(body.to_string()));
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        r
     }
 
     async fn blocking<T: Send + 'static>(
@@ -1074,20 +922,6 @@ impl App {
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(r)
     }
-}
-
-/// Token endpoint errors: the registry envelope, with the OAuth2 `error` name as code.
-fn token_error(status: StatusCode, code: &str, message: &str) -> Resp {
-    let body = serde_json::json!({
-        "errors": [{"code": code, "message": message}],
-        "error": code,
-        "error_description": message,
-    });
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }
 
 /// Uploads above this size leave megabytes of freed parse buffers behind.

@@ -15,4 +15,5 @@ pub mod store;
 pub mod tenancy;
 pub mod tls;
 pub mod token;
+pub mod token_service;
 pub mod update;
