@@ -765,6 +765,7 @@ impl App {
         let _guard = lock.lock().await;
         let app = self.clone();
         let g = gun.to_string();
+        let authorised_under = self.tenancy.get();
         let result = self
             .blocking(move || {
                 let now = OffsetDateTime::now_utc();
@@ -780,7 +781,7 @@ impl App {
                     }
                     store_error(e)
                 })?;
-                Ok(())
+                app.undo_if_trust_disabled_meanwhile(&g, &authorised_under)
             })
             .await;
         self.invalidate(gun);
@@ -790,6 +791,42 @@ impl App {
         result?;
         self.metrics.publish();
         Ok(ok_bytes(Bytes::new()))
+    }
+
+    /// A publish authorised under one configuration may commit after content trust was
+    /// disabled (by this instance, the admin CLI or another instance): the wipe ran before our
+    /// commit, so our files would outlive it. The store serialises wipes with commits, so a
+    /// wipe that missed our files committed before our commit, and its generation is visible
+    /// here; undo the publish then. Blocking.
+    fn undo_if_trust_disabled_meanwhile(
+        &self,
+        gun: &str,
+        authorised_under: &Tenancy,
+    ) -> Result<(), ApiError> {
+        if authorised_under.is_open() {
+            return Ok(());
+        }
+        let generation = self.store.tenancy_generation().map_err(store_error)?;
+        if generation == authorised_under.generation {
+            return Ok(());
+        }
+        self.reload_tenancy_blocking();
+        let now = self.tenancy.get();
+        match now.resolve_gun(gun) {
+            Some((registry, _)) if registry.trust_enabled() => Ok(()),
+            other => {
+                self.store
+                    .delete_gun(gun, OffsetDateTime::now_utc())
+                    .map_err(store_error)?;
+                Err(match other {
+                    Some((registry, _)) => ApiError::with_detail(
+                        ErrorCode::TrustDisabled,
+                        auth::trust_disabled_detail(registry),
+                    ),
+                    None => ApiError::new(ErrorCode::RegistryUnknown),
+                })
+            }
+        }
     }
 
     async fn delete(self: &Arc<Self>, gun: &str) -> Result<Resp, ApiError> {

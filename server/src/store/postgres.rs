@@ -217,6 +217,9 @@ impl super::TenancyStore for PgStore {
             }
             let mut wiped = Wiped::default();
             if let Some(host) = wipe_host {
+                // Wait for publishes in flight and hold new ones until we commit, so the
+                // DELETE below sees every committed file and nothing slips in behind it.
+                tx.batch_execute("LOCK TABLE tuf_files IN EXCLUSIVE MODE")?;
                 let prefix = format!("{}/", host.to_ascii_lowercase());
                 let len = prefix.chars().count() as i32;
                 let guns: Vec<String> = tx
