@@ -517,6 +517,35 @@ fn policies_roles_and_tokens_over_http() {
         401
     );
 
+    // Deleting a repository's trust data (`*`) needs AcrImageSigner plus a delete role.
+    let scratch = "fabrikam.test/scratch";
+    let push = api.trust_token(("signer", "signer-pass"), scratch, "push,pull,*");
+    assert_eq!(actions_of(&push), ["push", "pull"]);
+    assert_eq!(publish_new(&api, scratch, &push).0, 200);
+    let delete = |tok: &str| {
+        let req = upload::authorized(
+            api.agent
+                .delete(&format!("{}/v2/{scratch}/_trust/tuf/", api.url)),
+            Some(tok),
+        );
+        upload::send(req, b"").0
+    };
+    assert_eq!(delete(&push), 401);
+    let (status, _) = api.admin(
+        "POST",
+        "role-assignments",
+        Some(json!({"registry": "fabrikam", "identity": "signer", "role": "AcrDelete"})),
+    );
+    assert_eq!(status, 201);
+    let all = api.trust_token(("signer", "signer-pass"), scratch, "*");
+    assert_eq!(actions_of(&all), ["*"]);
+    assert_eq!(delete(&all), 200);
+    assert_eq!(
+        api.get(&format!("/v2/{scratch}/_trust/tuf/root.json"), Some(&push))
+            .0,
+        404
+    );
+
     // Disabling wipes exactly contoso's trust data; fabrikam keeps its own.
     let fab = "fabrikam.test/app";
     let fab_token = api.trust_token(("signer", "signer-pass"), fab, "push,pull");
