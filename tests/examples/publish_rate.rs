@@ -1,7 +1,9 @@
 //! Rough publish rate against a Signet server started in-process (not a benchmark of
 //! record; see bench/ for the side-by-side comparison): sequential targets publishes.
 //!
-//!     cargo run --release -p signet-interop --example publish_rate -- 300 [URL CA_FILE]
+//!     cargo run --release -p signet-interop --example publish_rate -- 300 [postgres]
+//!
+//! With `postgres`, Signet runs on a throwaway PostgreSQL cluster (as root, like the tests).
 
 use signet_interop::upload::{self, RepoKeys};
 use signet_interop::*;
@@ -12,7 +14,11 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    let srv = SignetServer::start();
+    let pg = (std::env::args().nth(2).as_deref() == Some("postgres")).then(Postgres::start);
+    let srv = match &pg {
+        Some(pg) => SignetServer::start_on_postgres(&pg.create_database("rate")),
+        None => SignetServer::start(),
+    };
     let agent = https_agent(&srv.ca_path);
     let gun = "example.com/rate";
     let keys = RepoKeys::new(gun);
@@ -38,7 +44,8 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{n} sequential publishes (durable, synchronous=FULL) in {secs:.2}s: {:.0}/s",
+        "{n} sequential durable publishes on {} in {secs:.2}s: {:.0}/s",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" },
         n as f64 / secs
     );
 }

@@ -9,7 +9,8 @@ use super::{
     from_micros, micros, Applied, AuditRecord, Change, MetaReader, NewMeta, SealedKey, Store,
     StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, Wiped,
 };
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
@@ -86,8 +87,49 @@ fn backend(e: postgres::Error) -> StoreError {
 
 pub struct PgStore {
     url: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<PgConn>>,
 }
+
+/// A pooled connection with its prepared statements: a prepared statement runs in one
+/// round trip, an ad-hoc one in two (parse, then execute).
+struct PgConn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query_meta(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<StoredMeta>, postgres::Error> {
+        let stmt = self.statement(sql)?;
+        Ok(self
+            .client
+            .query_opt(&stmt, params)?
+            .as_ref()
+            .map(PgStore::row_to_meta))
+    }
+}
+
+const LATEST: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 ORDER BY version DESC LIMIT 1";
+const BY_CHECKSUM: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND sha256=$3 ORDER BY version DESC LIMIT 1";
+const BY_VERSION: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND version=$3";
+const MAX_VERSIONS: &str =
+    "SELECT role, MAX(version) FROM tuf_files WHERE gun=$1 AND role = ANY($2) GROUP BY role";
+const INSERT_FILES: &str = "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) SELECT $1, r, v, s, d, $6 FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BYTEA[]) AS u(r, v, s, d)";
+/// The changefeed record (only when the update has a timestamp) and the change notice, in
+/// one round trip.
+const RECORD_AND_NOTIFY: &str = "WITH c AS (INSERT INTO changefeed (created_at, gun, version, sha256, category) SELECT $1, $2, $3, $4, 'update' WHERE $5) SELECT pg_notify($6, $2)";
 
 impl PgStore {
     /// Connects and applies the schema (idempotent migrations).
@@ -105,29 +147,40 @@ impl PgStore {
         Ok(store)
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
-        Client::connect(&self.url, NoTls)
-            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))
+    fn connect(&self) -> Result<PgConn, StoreError> {
+        let client = Client::connect(&self.url, NoTls)
+            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+        Ok(PgConn {
+            client,
+            statements: HashMap::new(),
+        })
     }
 
     /// Runs `f` on a pooled connection; a connection that failed is dropped, not reused.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut PgConn) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) if !c.client.is_closed() => c,
+            _ => self.connect()?,
+        };
+        let result = f(&mut conn);
+        if result.is_ok() || !conn.client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        result.map_err(backend)
+    }
+
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect()?,
-        };
-        let result = f(&mut client);
-        if result.is_ok() || !client.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(client);
-            }
-        }
-        result.map_err(backend)
+        self.with_conn(|c| f(&mut c.client))
     }
 
     fn row_to_meta(row: &postgres::Row) -> StoredMeta {
@@ -300,13 +353,7 @@ impl Drop for PgStore {
 
 impl MetaReader for PgStore {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
-                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 ORDER BY version DESC LIMIT 1",
-                &[&gun, &role],
-            )
-        })
-        .map(|r| r.as_ref().map(Self::row_to_meta))
+        self.with_conn(|c| c.query_meta(LATEST, &[&gun, &role]))
     }
 
     fn by_checksum(
@@ -315,13 +362,7 @@ impl MetaReader for PgStore {
         role: &str,
         sha256_hex: &str,
     ) -> Result<Option<StoredMeta>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
-                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND sha256=$3 ORDER BY version DESC LIMIT 1",
-                &[&gun, &role, &sha256_hex],
-            )
-        })
-        .map(|r| r.as_ref().map(Self::row_to_meta))
+        self.with_conn(|c| c.query_meta(BY_CHECKSUM, &[&gun, &role, &sha256_hex]))
     }
 }
 
@@ -332,13 +373,7 @@ impl Store for PgStore {
         role: &str,
         version: i64,
     ) -> Result<Option<StoredMeta>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
-                "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND version=$3",
-                &[&gun, &role, &version],
-            )
-        })
-        .map(|r| r.as_ref().map(Self::row_to_meta))
+        self.with_conn(|c| c.query_meta(BY_VERSION, &[&gun, &role, &version]))
     }
 
     fn update_many(
@@ -357,29 +392,49 @@ impl Store for PgStore {
             }
         }
         let mut stale: Option<(String, i64)> = None;
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            for r in rows {
-                let max: Option<i64> = tx
-                    .query_one("SELECT MAX(version) FROM tuf_files WHERE gun=$1 AND role=$2", &[&gun, &r.role])?
-                    .get(0);
-                if max.is_some_and(|m| m >= r.version) {
-                    stale = Some((r.role.clone(), r.version));
-                    return tx.rollback();
-                }
-                let sha = signet_tuf::sha256_hex(&r.bytes);
-                tx.execute(
-                    "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-                    &[&gun, &r.role, &r.version, &sha, &r.bytes, &micros(now)],
-                )?;
-                if r.role == "timestamp" {
-                    tx.execute(
-                        "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1,$2,$3,$4,'update')",
-                        &[&micros(now), &gun, &r.version, &sha],
-                    )?;
+        let roles: Vec<&str> = rows.iter().map(|r| r.role.as_str()).collect();
+        let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
+        let shas: Vec<String> = rows
+            .iter()
+            .map(|r| signet_tuf::sha256_hex(&r.bytes))
+            .collect();
+        let data: Vec<&[u8]> = rows.iter().map(|r| r.bytes.as_slice()).collect();
+        let timestamp = rows.iter().position(|r| r.role == "timestamp");
+        let (ts_version, ts_sha) = match timestamp {
+            Some(i) => (versions[i], shas[i].clone()),
+            None => (0, String::new()),
+        };
+        // BEGIN, one version check for all roles, one insert for all files, changefeed and
+        // notice together, COMMIT: five round trips whatever the number of roles.
+        self.with_conn(|c| {
+            let max_versions = c.statement(MAX_VERSIONS)?;
+            let insert = c.statement(INSERT_FILES)?;
+            let record = c.statement(RECORD_AND_NOTIFY)?;
+            let mut tx = c.client.transaction()?;
+            for row in tx.query(&max_versions, &[&gun, &roles])? {
+                let (role, max): (String, Option<i64>) = (row.get(0), row.get(1));
+                if let Some(r) = rows.iter().find(|r| r.role == role) {
+                    if max.is_some_and(|m| m >= r.version) {
+                        stale = Some((role, r.version));
+                        return tx.rollback();
+                    }
                 }
             }
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &gun])?;
+            tx.execute(
+                &insert,
+                &[&gun, &roles, &versions, &shas, &data, &micros(now)],
+            )?;
+            tx.query(
+                &record,
+                &[
+                    &micros(now),
+                    &gun,
+                    &ts_version,
+                    &ts_sha,
+                    &timestamp.is_some(),
+                    &CHANNEL,
+                ],
+            )?;
             tx.commit()
         })?;
         match stale {
