@@ -127,11 +127,9 @@ impl SqliteStore {
                     version: r.version,
                 });
             }
-            let max: Option<i64> = tx.query_row(
-                "SELECT MAX(version) FROM tuf_files WHERE gun=?1 AND role=?2",
-                params![gun, r.role],
-                |row| row.get(0),
-            )?;
+            let max: Option<i64> = tx
+                .prepare_cached("SELECT MAX(version) FROM tuf_files WHERE gun=?1 AND role=?2")?
+                .query_row(params![gun, r.role], |row| row.get(0))?;
             if max.is_some_and(|m| m >= r.version) {
                 return Err(StoreError::OldVersion {
                     role: r.role.clone(),
@@ -139,15 +137,15 @@ impl SqliteStore {
                 });
             }
             let sha = signet_tuf::sha256_hex(&r.bytes);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES (?1,?2,?3,?4,?5,?6)",
-                params![gun, r.role, r.version, sha, r.bytes, micros(now)],
-            )?;
+            )?
+            .execute(params![gun, r.role, r.version, sha, r.bytes, micros(now)])?;
             if r.role == "timestamp" {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,?3,?4,'update')",
-                    params![micros(now), gun, r.version, sha],
-                )?;
+                )?
+                .execute(params![micros(now), gun, r.version, sha])?;
             }
         }
         Ok(())
@@ -211,11 +209,10 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
             .reader()
-            .query_row(
+            .prepare_cached(
                 "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND version=?3",
-                params![gun, role, version],
-                Self::row_to_meta,
-            )
+            )?
+            .query_row(params![gun, role, version], Self::row_to_meta)
             .optional()?)
     }
 
@@ -317,7 +314,7 @@ impl Store for SqliteStore {
     /// Keys of a role for a GUN, oldest first.
     fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
         let conn = self.reader();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT key_id, gun, role, algorithm, public, sealed_private, used FROM server_keys WHERE gun=?1 AND role=?2 ORDER BY created_at ASC, rowid ASC",
         )?;
         let rows = stmt
@@ -337,10 +334,9 @@ impl Store for SqliteStore {
     }
 
     fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE server_keys SET used=1 WHERE gun=?1 AND key_id=?2 AND used=0",
-            params![gun, key_id],
-        )?;
+        self.conn()
+            .prepare_cached("UPDATE server_keys SET used=1 WHERE gun=?1 AND key_id=?2 AND used=0")?
+            .execute(params![gun, key_id])?;
         Ok(())
     }
 
@@ -518,11 +514,10 @@ impl MetaReader for SqliteStore {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
             .reader()
-            .query_row(
+            .prepare_cached(
                 "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 ORDER BY version DESC LIMIT 1",
-                params![gun, role],
-                Self::row_to_meta,
-            )
+            )?
+            .query_row(params![gun, role], Self::row_to_meta)
             .optional()?)
     }
 
@@ -534,11 +529,10 @@ impl MetaReader for SqliteStore {
     ) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
             .reader()
-            .query_row(
+            .prepare_cached(
                 "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=?1 AND role=?2 AND sha256=?3 ORDER BY version DESC LIMIT 1",
-                params![gun, role, sha256_hex],
-                Self::row_to_meta,
-            )
+            )?
+            .query_row(params![gun, role, sha256_hex], Self::row_to_meta)
             .optional()?)
     }
 }
