@@ -4,6 +4,7 @@ use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::{self, AuthConfig, Denied, TenancyState};
 use crate::metrics::Metrics;
 use crate::multipart;
+use crate::read_cache::{CachedFile, ReadCache};
 use crate::signer::{ServerRole, Signer};
 use crate::store::{NewMeta, Store, StoreError};
 use crate::tenancy::{self, Tenancy};
@@ -15,8 +16,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LAST_MODIFIED};
 use hyper::{Method, Request, Response, StatusCode};
 use signet_tuf::role_name;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
 
@@ -29,6 +29,8 @@ pub struct HttpConfig {
     pub consistent_max_age: u32,
     pub max_body_bytes: usize,
     pub max_part_bytes: usize,
+    /// Budget of the in-memory cache of current metadata, bytes; 0 disables it.
+    pub read_cache_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -38,17 +40,9 @@ impl Default for HttpConfig {
             consistent_max_age: 2_592_000,
             max_body_bytes: 64 << 20,
             max_part_bytes: 32 << 20,
+            read_cache_bytes: 64 << 20,
         }
     }
-}
-
-/// Raw bytes of current metadata, so hot GETs touch neither the database nor a hash.
-#[derive(Clone)]
-struct CachedFile {
-    bytes: Bytes,
-    last_modified: HeaderValue,
-    /// For timestamp/snapshot: serve until this instant, then re-check for renewal.
-    fresh_until: Option<OffsetDateTime>,
 }
 
 pub struct App {
@@ -56,10 +50,9 @@ pub struct App {
     signer: Arc<Signer>,
     cfg: HttpConfig,
     pub metrics: Metrics,
-    /// GUN → role → file: lookups borrow the request's strings, and a publish drops one GUN's
-    /// entries without scanning the others.
-    cache: RwLock<HashMap<String, HashMap<String, CachedFile>>>,
-    gun_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Current metadata of recently read GUNs, bounded by `cfg.read_cache_bytes`.
+    cache: ReadCache,
+    gun_locks: crate::gun_locks::GunLocks,
     /// Registries, identities and roles; swapped whole when the configuration changes.
     pub tenancy: TenancyState,
     pub auth: AuthConfig,
@@ -237,10 +230,10 @@ impl App {
         let app = Arc::new(App {
             store,
             signer,
+            cache: ReadCache::new(cfg.read_cache_bytes),
             cfg,
             metrics: Metrics::default(),
-            cache: RwLock::new(HashMap::new()),
-            gun_locks: Mutex::new(HashMap::new()),
+            gun_locks: Default::default(),
             tenancy: TenancyState::new(tenancy),
             auth,
             token_keys,
@@ -271,7 +264,7 @@ impl App {
         app.store.watch_changes(Box::new(move |gun| {
             if let Some(app) = weak.upgrade() {
                 if gun == "*" {
-                    app.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
+                    app.cache.clear();
                 } else {
                     app.invalidate(gun);
                 }
@@ -308,10 +301,7 @@ impl App {
     }
 
     fn invalidate_all(&self) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.cache.clear();
     }
 
     pub async fn handle(
@@ -524,28 +514,15 @@ impl App {
     }
 
     fn cached(&self, gun: &str, role: &str) -> Option<CachedFile> {
-        let c = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        let f = c.get(gun)?.get(role)?;
-        match f.fresh_until {
-            Some(t) if t <= OffsetDateTime::now_utc() => None,
-            _ => Some(f.clone()),
-        }
+        self.cache.get(gun, role)
     }
 
     fn cache_put(&self, gun: &str, role: &str, f: CachedFile) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(gun.to_string())
-            .or_default()
-            .insert(role.to_string(), f);
+        self.cache.put(gun, role, f);
     }
 
     fn invalidate(&self, gun: &str) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(gun);
+        self.cache.invalidate(gun);
     }
 
     fn with_cache_headers(
@@ -705,13 +682,8 @@ impl App {
         Ok(self.with_cache_headers(ok_bytes(meta.bytes), self.cfg.consistent_max_age, false, lm))
     }
 
-    fn gun_lock(&self, gun: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.gun_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(gun.to_string())
-            .or_default()
-            .clone()
+    fn gun_lock(&self, gun: &str) -> &tokio::sync::Mutex<()> {
+        self.gun_locks.get(gun)
     }
 
     async fn publish(

@@ -6,9 +6,12 @@
 pub mod admin_api;
 pub mod api_error;
 pub mod auth;
+pub mod clock_map;
+pub mod gun_locks;
 pub mod http;
 pub mod metrics;
 pub mod multipart;
+pub mod read_cache;
 pub mod serve;
 pub mod signer;
 pub mod store;

@@ -283,6 +283,7 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             .or(file.max_body_bytes)
             .unwrap_or(defaults.max_body_bytes),
         max_part_bytes: defaults.max_part_bytes,
+        read_cache_bytes: defaults.read_cache_bytes,
     };
     for (name, v) in [
         ("current", http.current_max_age),

@@ -2,15 +2,16 @@
 //!
 //! A key-encryption key is derived once with argon2id from the operator passphrase and a
 //! per-database salt; each private key is sealed with ChaCha20-Poly1305 with its key ID and
-//! GUN as associated data, so a row copied to another GUN does not open. Opened keys are kept
-//! in memory (zeroized on drop) so signing never pays for argon2id.
+//! GUN as associated data, so a row copied to another GUN does not open. Opened keys of the
+//! repositories signed for most recently are kept in memory (at most [`OPEN_KEYS_CAP`],
+//! zeroized when evicted or dropped) so signing rarely pays for unsealing and key preparation.
 
+use crate::clock_map::ClockMap;
 use crate::store::{SealedKey, Store, StoreError};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use signet_keys::{KeySignature, PreparedKey, PrivateKey, PublicKey};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -57,10 +58,20 @@ impl ServerRole {
 const SEAL_VERSION: u8 = 1;
 const CHECK_PLAINTEXT: &[u8] = b"signet signer passphrase check";
 
+/// Opened keys kept in memory: two per repository (timestamp and snapshot), so the 2,048
+/// repositories most recently signed for. A key evicted is unsealed again on its next use
+/// (ChaCha20-Poly1305 and a P-256 key setup: well under a millisecond).
+pub const OPEN_KEYS_CAP: usize = 4096;
+
+type OpenKeys = ClockMap<(String, String), Arc<PreparedKey>>;
+
 pub struct Signer {
     store: Arc<dyn Store>,
     kek: Zeroizing<[u8; 32]>,
-    open_keys: Mutex<HashMap<(String, String), Arc<PreparedKey>>>,
+    /// (GUN, key ID) → opened key. Dropping the last `Arc` zeroizes the key material (the
+    /// key types zeroize on drop), so eviction wipes a key unless a signing holds it.
+    open_keys: Mutex<OpenKeys>,
+    open_keys_cap: usize,
 }
 
 fn seal(kek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
@@ -129,7 +140,8 @@ impl Signer {
         Ok(Signer {
             store,
             kek,
-            open_keys: Mutex::new(HashMap::new()),
+            open_keys: Mutex::new(ClockMap::new()),
+            open_keys_cap: OPEN_KEYS_CAP,
         })
     }
 
@@ -151,13 +163,20 @@ impl Signer {
             },
             OffsetDateTime::now_utc(),
         )?;
-        self.cache()
-            .insert((gun.to_string(), id), Arc::new(PreparedKey::new(key)));
+        self.keep_open((gun.to_string(), id), Arc::new(PreparedKey::new(key)));
         Ok(public)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<PreparedKey>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, OpenKeys> {
         self.open_keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keep_open(&self, cache_key: (String, String), key: Arc<PreparedKey>) {
+        let evicted = self
+            .cache()
+            .insert_capped(cache_key, key, self.open_keys_cap);
+        // Dropped (and zeroized) after the lock is released.
+        drop(evicted);
     }
 
     fn public_of(k: &SealedKey) -> PublicKey {
@@ -220,7 +239,7 @@ impl Signer {
         if key.key().id().as_str() != k.key_id {
             return Err(unseal_err());
         }
-        self.cache().insert(cache_key, key.clone());
+        self.keep_open(cache_key, key.clone());
         Ok(key)
     }
 
@@ -326,6 +345,41 @@ mod tests {
             signer.private(&moved),
             Err(SignerError::Unseal { .. })
         ));
+    }
+
+    #[test]
+    fn open_keys_are_bounded_and_an_evicted_key_is_unsealed_again() {
+        let (_d, s) = store();
+        let mut signer = Signer::open(s.clone(), b"operator pass").unwrap();
+        signer.open_keys_cap = 2;
+        let guns = ["example.com/a", "example.com/b", "example.com/c"];
+        let keys: Vec<PublicKey> = guns
+            .iter()
+            .map(|g| signer.get_or_create(g, ServerRole::Snapshot, &[]).unwrap())
+            .collect();
+        // Three keys created, two kept: the first (never used since) went.
+        assert_eq!(signer.cache().len(), 2);
+        let cached = |g: &str, k: &PublicKey| {
+            signer
+                .cache()
+                .get(&(g.to_string(), k.id().to_string()))
+                .is_some()
+        };
+        assert!(!cached(guns[0], &keys[0]));
+        assert!(cached(guns[2], &keys[2]));
+        // Every key still signs, the evicted one after unsealing it from the store.
+        for _ in 0..2 {
+            for (g, k) in guns.iter().zip(&keys) {
+                let sigs = signer
+                    .sign(g, ServerRole::Snapshot, &[k.id().to_string()], g.as_bytes())
+                    .unwrap();
+                assert_eq!(sigs.len(), 1, "{g}");
+                assert_eq!(sigs[0].0, k.id().as_str());
+                k.verify("ecdsa", g.as_bytes(), &sigs[0].1.sig).unwrap();
+                assert!(cached(g, k), "{g} kept after use");
+                assert!(signer.cache().len() <= 2);
+            }
+        }
     }
 
     #[test]

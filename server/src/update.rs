@@ -2,6 +2,7 @@
 //! server-generated snapshot and timestamp. Nothing here writes: the caller stores the rows
 //! this returns in one transaction.
 
+use crate::clock_map::ClockMap;
 use crate::signer::{ServerRole, Signer, SignerError};
 use crate::store::{MetaReader, NewMeta, StoreError};
 use signet_tuf::role_name::{self, ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
@@ -343,22 +344,70 @@ pub fn plan_update(
 
 /// Stored roots already validated: GUN → (SHA-256 of the root bytes, valid until). A root is
 /// re-checked at most once a minute and never past its earliest certificate expiry, so an
-/// expired root certificate still stops every push, as in the reference (§2.1).
-static VALIDATED_ROOTS: std::sync::Mutex<BTreeMap<String, ([u8; 32], OffsetDateTime)>> =
-    std::sync::Mutex::new(BTreeMap::new());
+/// expired root certificate still stops every push, as in the reference (§2.1). Bounded to
+/// the [`VALIDATED_ROOTS_CAP`] repositories most recently published to; a root evicted is
+/// simply validated again.
+static VALIDATED_ROOTS: std::sync::LazyLock<ValidatedRoots> =
+    std::sync::LazyLock::new(|| ValidatedRoots::new(VALIDATED_ROOTS_CAP));
+
+/// About 100 bytes per entry plus the GUN.
+pub const VALIDATED_ROOTS_CAP: usize = 4096;
+
+struct ValidatedRoots {
+    map: std::sync::Mutex<ClockMap<String, ([u8; 32], OffsetDateTime)>>,
+    cap: usize,
+}
+
+impl ValidatedRoots {
+    fn new(cap: usize) -> Self {
+        ValidatedRoots {
+            map: std::sync::Mutex::new(ClockMap::new()),
+            cap,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClockMap<String, ([u8; 32], OffsetDateTime)>> {
+        // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the root with this digest was validated for `gun` and is still within its
+    /// re-check time.
+    fn is_valid(&self, gun: &str, digest: &[u8; 32], now: OffsetDateTime) -> bool {
+        self.lock()
+            .get(gun)
+            .is_some_and(|(d, until)| d == digest && now < *until)
+    }
+
+    fn record(&self, gun: &str, digest: [u8; 32], until: OffsetDateTime) {
+        let evicted = self
+            .lock()
+            .insert_capped(gun.to_string(), (digest, until), self.cap);
+        drop(evicted);
+    }
+}
 
 fn validate_stored_root(
     root: &SignedRoot,
     gun: &str,
     now: OffsetDateTime,
 ) -> Result<(), UpdateError> {
+    validate_stored_root_in(&VALIDATED_ROOTS, root, gun, now)
+}
+
+fn validate_stored_root_in(
+    validated: &ValidatedRoots,
+    root: &SignedRoot,
+    gun: &str,
+    now: OffsetDateTime,
+) -> Result<(), UpdateError> {
     let digest = signet_tuf::file_meta::sha256(root.raw());
-    let mut cache = VALIDATED_ROOTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((d, until)) = cache.get(gun) {
-        if *d == digest && now < *until {
-            return Ok(());
-        }
+    if validated.is_valid(gun, &digest, now) {
+        return Ok(());
     }
+    // Validated without the lock held: publishes to other repositories need not queue behind
+    // this one's certificate and signature checks. Two racing validations of one root both
+    // succeed or both fail; the later record wins, with the same content.
     validate_root(root, None, gun, now)
         .map_err(|e| UpdateError::StoredRootInvalid(e.to_string()))?;
     let earliest_expiry = root
@@ -372,10 +421,7 @@ fn validate_stored_root(
                 .min()
         })
         .unwrap_or(now);
-    cache.insert(
-        gun.to_string(),
-        (digest, earliest_expiry.min(now + Duration::minutes(1))),
-    );
+    validated.record(gun, digest, earliest_expiry.min(now + Duration::minutes(1)));
     Ok(())
 }
 
@@ -607,6 +653,38 @@ mod tests {
             role: role.into(),
             bytes,
         }
+    }
+
+    #[test]
+    fn validated_roots_are_bounded_and_an_evicted_root_is_checked_again() {
+        let f = fixture();
+        let root = SignedRoot::from_bytes(ROOT, &f.root(1)).unwrap();
+        let digest = signet_tuf::file_meta::sha256(root.raw());
+        let now = OffsetDateTime::now_utc();
+        let cache = ValidatedRoots::new(2);
+        validate_stored_root_in(&cache, &root, GUN, now).unwrap();
+        assert_eq!(cache.lock().len(), 1);
+        let later = now + Duration::minutes(5);
+        cache.record("example.com/x", [1; 32], later);
+        cache.record("example.com/y", [2; 32], later);
+        // The bound holds; the entry never read since it was recorded went first.
+        assert_eq!(cache.lock().len(), 2);
+        assert!(!cache.is_valid(GUN, &digest, now), "evicted");
+        assert!(cache.is_valid("example.com/y", &[2; 32], now));
+        assert!(
+            !cache.is_valid("example.com/y", &[3; 32], now),
+            "other bytes"
+        );
+        // Validated again after eviction, and cached again.
+        validate_stored_root_in(&cache, &root, GUN, now).unwrap();
+        assert!(cache.is_valid(GUN, &digest, now));
+        assert_eq!(cache.lock().len(), 2);
+        // Past the root certificate's expiry the cached entry does not vouch for it.
+        let expired = now + Duration::days(3651);
+        assert!(matches!(
+            validate_stored_root_in(&cache, &root, GUN, expired),
+            Err(UpdateError::StoredRootInvalid(_))
+        ));
     }
 
     #[test]

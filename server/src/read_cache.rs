@@ -1,0 +1,484 @@
+//! The read cache: raw bytes of the current metadata of recently read repositories, so hot
+//! GETs touch neither the database nor a hash.
+//!
+//! Bounded by total bytes (file bytes plus an estimate of the bookkeeping around each entry);
+//! the repositories (GUNs) least recently read go first. The map is split into shards, each
+//! behind its own `RwLock`: a hit takes one shard's read lock, marks the GUN used with an
+//! atomic store (CLOCK, see [`ClockMap`]) and clones two `Bytes` handles — no write lock and
+//! no allocation. The byte budget is global rather than split per shard, so a large file does
+//! not need a large shard: a put that takes the total over budget evicts from the shards in
+//! turn.
+
+use crate::clock_map::ClockMap;
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use time::OffsetDateTime;
+
+/// One cached metadata file.
+#[derive(Clone, Debug)]
+pub struct CachedFile {
+    pub bytes: Bytes,
+    pub last_modified: HeaderValue,
+    /// For timestamp/snapshot: serve until this instant, then re-check for renewal.
+    pub fresh_until: Option<OffsetDateTime>,
+}
+
+/// Enough shards that two cores rarely meet on one lock; few enough that a sweep over all of
+/// them (`clear`, eviction round-robin) stays cheap.
+const SHARDS: usize = 16;
+
+/// Bookkeeping per GUN beyond its name: the slot, the index entry, the `Arc<str>` header and
+/// the file list's allocation header, rounded up for allocator slack.
+const GUN_OVERHEAD: usize = std::mem::size_of::<Option<(Arc<str>, GunFiles, bool)>>()
+    + std::mem::size_of::<(Arc<str>, usize)>()
+    + 64;
+
+/// Bookkeeping per file beyond its bytes: the list element, the role name's allocation, the
+/// shared headers of the body and of the `Last-Modified` value, rounded up likewise.
+const FILE_OVERHEAD: usize = std::mem::size_of::<(Box<str>, CachedFile)>() + 96;
+
+/// One repository's cached files. Few roles per GUN (root, targets, snapshot, timestamp and
+/// any delegations read), so a list scan beats hashing the role.
+#[derive(Debug, Default)]
+struct GunFiles {
+    files: Vec<(Box<str>, CachedFile)>,
+    /// What this entry counts against the budget, name and overheads included.
+    weight: usize,
+}
+
+fn file_weight(role: &str, f: &CachedFile) -> usize {
+    FILE_OVERHEAD + role.len() + f.bytes.len() + f.last_modified.len()
+}
+
+impl GunFiles {
+    fn base_weight(gun: &str) -> usize {
+        GUN_OVERHEAD + gun.len()
+    }
+
+    /// Replaces or adds `role`; returns the weight change.
+    fn set(&mut self, role: &str, file: CachedFile) -> isize {
+        let w = file_weight(role, &file) as isize;
+        if let Some((r, f)) = self.files.iter_mut().find(|(r, _)| &**r == role) {
+            let old = file_weight(r, f) as isize;
+            *f = file;
+            return w - old;
+        }
+        self.files.push((role.into(), file));
+        w
+    }
+
+    fn remove(&mut self, role: &str) -> isize {
+        match self.files.iter().position(|(r, _)| &**r == role) {
+            Some(i) => {
+                let (r, f) = self.files.swap_remove(i);
+                -(file_weight(&r, &f) as isize)
+            }
+            None => 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    map: ClockMap<Arc<str>, GunFiles>,
+    /// Sum of the weights in `map`; the global total is the sum over shards.
+    bytes: usize,
+}
+
+pub struct ReadCache {
+    shards: Box<[RwLock<Shard>]>,
+    hasher: RandomState,
+    limit: usize,
+    /// The largest weight one GUN may have: a GUN that would take more is not cached at all,
+    /// so one huge repository cannot flush everyone else's files on every read.
+    max_entry: usize,
+    total: AtomicUsize,
+    /// Round-robin start for eviction across shards.
+    next_shard: AtomicUsize,
+}
+
+impl ReadCache {
+    /// A cache holding at most `limit_bytes` (0 disables caching).
+    pub fn new(limit_bytes: usize) -> Self {
+        ReadCache {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            hasher: RandomState::new(),
+            limit: limit_bytes,
+            max_entry: limit_bytes / 4,
+            total: AtomicUsize::new(0),
+            next_shard: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard_of(&self, gun: &str) -> &RwLock<Shard> {
+        let i = self.hasher.hash_one(gun) as usize % self.shards.len();
+        &self.shards[i]
+    }
+
+    fn write(shard: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
+        // A panic while holding the lock cannot leave a half-written entry behind (every
+        // mutation completes before the weights are updated), so a poisoned lock is usable.
+        shard.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The file, unless it is absent or past its `fresh_until`.
+    pub fn get(&self, gun: &str, role: &str) -> Option<CachedFile> {
+        self.lookup(gun, role, OffsetDateTime::now_utc)
+    }
+
+    /// [`ReadCache::get`] at a given time.
+    pub fn get_at(&self, gun: &str, role: &str, now: OffsetDateTime) -> Option<CachedFile> {
+        self.lookup(gun, role, || now)
+    }
+
+    fn lookup(
+        &self,
+        gun: &str,
+        role: &str,
+        now: impl FnOnce() -> OffsetDateTime,
+    ) -> Option<CachedFile> {
+        let shard = self
+            .shard_of(gun)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (_, f) = shard
+            .map
+            .get(gun)?
+            .files
+            .iter()
+            .find(|(r, _)| &**r == role)?;
+        match f.fresh_until {
+            Some(t) if t <= now() => None,
+            _ => Some(f.clone()),
+        }
+    }
+
+    /// Caches `file` as the current `role` of `gun`, replacing what was cached for it, then
+    /// evicts the least recently used GUNs (never this one) until the total is within budget.
+    pub fn put(&self, gun: &str, role: &str, file: CachedFile) {
+        let fits = GunFiles::base_weight(gun) + file_weight(role, &file) <= self.max_entry;
+        let mut removed = None;
+        {
+            let mut shard = Self::write(self.shard_of(gun));
+            let shard = &mut *shard;
+            let delta = match shard.map.get_mut(gun) {
+                Some(entry) => {
+                    // Even when the new file is not kept, the old one must go: it is stale.
+                    let d = if fits {
+                        entry.set(role, file)
+                    } else {
+                        entry.remove(role)
+                    };
+                    let old = entry.weight;
+                    let new = old.saturating_add_signed(d);
+                    if new > self.max_entry || entry.files.is_empty() {
+                        removed = shard.map.remove(gun);
+                        -(old as isize)
+                    } else {
+                        entry.weight = new;
+                        d
+                    }
+                }
+                None if fits => {
+                    let mut entry = GunFiles {
+                        files: Vec::with_capacity(1),
+                        weight: GunFiles::base_weight(gun),
+                    };
+                    let d = entry.set(role, file);
+                    entry.weight = entry.weight.saturating_add_signed(d);
+                    let w = entry.weight as isize;
+                    shard.map.insert(Arc::from(gun), entry);
+                    w
+                }
+                None => 0,
+            };
+            shard.bytes = shard.bytes.saturating_add_signed(delta);
+            self.add_total(delta);
+        }
+        // Freed outside the lock: readers of the shard need not wait for the deallocation.
+        drop(removed);
+        self.evict_over_budget(gun);
+    }
+
+    fn add_total(&self, delta: isize) {
+        if delta >= 0 {
+            self.total.fetch_add(delta as usize, Ordering::Relaxed);
+        } else {
+            self.total
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
+    /// Evicts round-robin over the shards, one entry per visit, so every shard's clock moves
+    /// at the same pace and the budget is shared by all of them.
+    fn evict_over_budget(&self, protect: &str) {
+        let n = self.shards.len();
+        // After two rounds of shards without a victim every mark has been cleared at least
+        // once and the GUNs are being read faster than the hand moves: a third round evicts
+        // regardless of marks. After that, only `protect` is left.
+        let mut misses = 0;
+        while self.total.load(Ordering::Relaxed) > self.limit && misses < 3 * n {
+            let i = self.next_shard.fetch_add(1, Ordering::Relaxed) % n;
+            let victim = {
+                let mut shard = Self::write(&self.shards[i]);
+                let victim = shard.map.evict_one(|k| &**k == protect, misses >= 2 * n);
+                if let Some((_, files)) = &victim {
+                    shard.bytes = shard.bytes.saturating_sub(files.weight);
+                    self.total.fetch_sub(files.weight, Ordering::Relaxed);
+                }
+                victim
+            };
+            match victim {
+                Some(_) => misses = 0,
+                None => misses += 1,
+            }
+        }
+    }
+
+    /// Drops every cached file of `gun` (after a publish or delete, or another instance's).
+    pub fn invalidate(&self, gun: &str) {
+        let removed = {
+            let mut shard = Self::write(self.shard_of(gun));
+            let removed = shard.map.remove(gun);
+            if let Some(files) = &removed {
+                shard.bytes = shard.bytes.saturating_sub(files.weight);
+                self.total.fetch_sub(files.weight, Ordering::Relaxed);
+            }
+            removed
+        };
+        drop(removed);
+    }
+
+    /// Drops everything (when changes from other instances may have been missed).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = Self::write(shard);
+            self.total.fetch_sub(shard.bytes, Ordering::Relaxed);
+            shard.bytes = 0;
+            shard.map.clear();
+        }
+    }
+
+    /// Bytes currently counted against the budget.
+    pub fn bytes(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Number of GUNs with cached files.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).map.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The budget.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    fn file(body: &str) -> CachedFile {
+        CachedFile {
+            bytes: Bytes::from(body.to_string()),
+            last_modified: HeaderValue::from_static("Mon, 02 Jan 2006 15:04:05 UTC"),
+            fresh_until: None,
+        }
+    }
+
+    fn body(c: &ReadCache, gun: &str, role: &str) -> Option<String> {
+        c.get(gun, role)
+            .map(|f| String::from_utf8(f.bytes.to_vec()).unwrap())
+    }
+
+    /// Recomputes every weight from the entries themselves and checks the counters agree.
+    fn check_accounting(c: &ReadCache) {
+        let mut total = 0;
+        for shard in c.shards.iter() {
+            let shard = shard.read().unwrap();
+            let mut sum = 0;
+            for (gun, files) in shard.map.values() {
+                let w = GunFiles::base_weight(gun)
+                    + files
+                        .files
+                        .iter()
+                        .map(|(r, f)| file_weight(r, f))
+                        .sum::<usize>();
+                assert_eq!(files.weight, w, "weight of {gun}");
+                sum += w;
+            }
+            assert_eq!(shard.bytes, sum, "shard total");
+            total += sum;
+        }
+        assert_eq!(c.bytes(), total, "global total");
+        assert!(c.bytes() <= c.limit(), "{} over {}", c.bytes(), c.limit());
+    }
+
+    /// What one GUN with one file of `len` bytes weighs.
+    fn weight_of(gun: &str, role: &str, len: usize) -> usize {
+        GunFiles::base_weight(gun) + file_weight(role, &file(&"x".repeat(len)))
+    }
+
+    #[test]
+    fn get_put_replace_and_invalidate() {
+        let c = ReadCache::new(1 << 20);
+        assert!(c.get("g", "root").is_none());
+        c.put("g", "root", file("r1"));
+        c.put("g", "targets", file("t1"));
+        c.put("h", "root", file("other"));
+        assert_eq!(body(&c, "g", "root").as_deref(), Some("r1"));
+        assert_eq!(body(&c, "g", "targets").as_deref(), Some("t1"));
+        assert!(c.get("g", "snapshot").is_none());
+        check_accounting(&c);
+        // Replacing with a longer and then a shorter file keeps the byte count exact.
+        c.put("g", "root", file("a much longer root than before"));
+        check_accounting(&c);
+        c.put("g", "root", file("r"));
+        assert_eq!(body(&c, "g", "root").as_deref(), Some("r"));
+        check_accounting(&c);
+        let before = c.bytes();
+        c.invalidate("g");
+        assert!(c.get("g", "root").is_none());
+        assert!(c.get("g", "targets").is_none());
+        assert_eq!(body(&c, "h", "root").as_deref(), Some("other"));
+        assert_eq!(
+            before - c.bytes(),
+            weight_of("g", "root", 1) + file_weight("targets", &file("t1"))
+        );
+        check_accounting(&c);
+        c.invalidate("not cached");
+        check_accounting(&c);
+        c.clear();
+        assert!(c.get("h", "root").is_none());
+        assert_eq!(c.bytes(), 0);
+        assert!(c.is_empty());
+        check_accounting(&c);
+    }
+
+    #[test]
+    fn expired_entries_are_not_served() {
+        let c = ReadCache::new(1 << 20);
+        let now = OffsetDateTime::now_utc();
+        let mut f = file("ts");
+        f.fresh_until = Some(now + Duration::minutes(1));
+        c.put("g", "timestamp", f);
+        assert!(c.get_at("g", "timestamp", now).is_some());
+        assert!(c
+            .get_at("g", "timestamp", now + Duration::minutes(1))
+            .is_none());
+        assert!(c.get("g", "timestamp").is_some());
+    }
+
+    #[test]
+    fn eviction_keeps_the_total_within_the_budget_and_spares_hot_guns() {
+        let w = weight_of("gun-000", "root", 1000);
+        // Room for exactly 20 such GUNs.
+        let c = ReadCache::new(20 * w);
+        let body_of = |i: usize| format!("{i:0>1000}");
+        for i in 0..20 {
+            c.put(&format!("gun-{i:03}"), "root", file(&body_of(i)));
+        }
+        assert_eq!(c.len(), 20, "no eviction below the bound");
+        assert_eq!(c.bytes(), 20 * w);
+        check_accounting(&c);
+        // Stream 200 more GUNs through while reading gun-000 between puts.
+        for i in 20..220 {
+            assert_eq!(
+                body(&c, "gun-000", "root").as_deref(),
+                Some(body_of(0).as_str()),
+                "hot GUN evicted before put {i}"
+            );
+            c.put(&format!("gun-{i:03}"), "root", file(&body_of(i)));
+            assert!(c.bytes() <= c.limit());
+            assert!(c.len() <= 20);
+        }
+        assert_eq!(c.len(), 20, "evicted down to the bound, not below");
+        check_accounting(&c);
+        // The last GUN put is always kept; evicted ones are gone, and a reload after
+        // eviction serves the new bytes.
+        assert_eq!(
+            body(&c, "gun-219", "root").as_deref(),
+            Some(body_of(219).as_str())
+        );
+        let evicted = (1..219)
+            .map(|i| format!("gun-{i:03}"))
+            .find(|g| c.get(g, "root").is_none())
+            .unwrap();
+        c.put(&evicted, "root", file(&body_of(7)));
+        assert_eq!(
+            body(&c, &evicted, "root").as_deref(),
+            Some(body_of(7).as_str())
+        );
+        check_accounting(&c);
+    }
+
+    #[test]
+    fn a_gun_larger_than_a_quarter_of_the_budget_is_not_cached_and_its_stale_file_goes() {
+        let c = ReadCache::new(4000);
+        c.put("g", "root", file("small"));
+        c.put("g", "targets", file("t"));
+        assert!(c.get("g", "root").is_some());
+        c.put("g", "root", file(&"x".repeat(1000)));
+        assert!(c.get("g", "root").is_none(), "stale root still served");
+        assert_eq!(body(&c, "g", "targets").as_deref(), Some("t"));
+        check_accounting(&c);
+        c.put("other", "root", file(&"x".repeat(1000)));
+        assert!(c.get("other", "root").is_none());
+        check_accounting(&c);
+        // Many files that fit one by one but not together: the GUN goes entirely.
+        for i in 0..20 {
+            c.put("g", &format!("targets/d{i}"), file(&"y".repeat(40)));
+        }
+        assert!(c.bytes() <= c.max_entry);
+        check_accounting(&c);
+    }
+
+    #[test]
+    fn zero_budget_caches_nothing() {
+        let c = ReadCache::new(0);
+        c.put("g", "root", file("r"));
+        assert!(c.get("g", "root").is_none());
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn concurrent_readers_and_writers_keep_the_accounting_exact() {
+        let w = weight_of("gun-00", "root", 100);
+        let c = Arc::new(ReadCache::new(30 * w));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        let g = format!("gun-{:02}", (i * 7 + t * 13) % 64);
+                        match i % 5 {
+                            0 => c.invalidate(&g),
+                            1 | 2 => c.put(&g, "root", file(&format!("{g:0>100}"))),
+                            _ => {
+                                if let Some(f) = c.get(&g, "root") {
+                                    assert_eq!(f.bytes, format!("{g:0>100}").as_bytes());
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        check_accounting(&c);
+    }
+}
