@@ -573,6 +573,14 @@ impl App {
                 .map(|f| self.serve_file(f, true))
                 .ok_or_else(ApiError::not_found);
         }
+        // One load per GUN at a time: concurrent misses (64 clients reading a 2 MB targets
+        // file) wait for the first load instead of each holding its own copy, which cost 80 MB
+        // of RSS; and a load cannot cache bytes that a publish holding this lock has just
+        // replaced.
+        let _guard = self.gun_lock(gun).lock().await;
+        if let Some(f) = self.cached(gun, role) {
+            return Ok(self.serve_file(f, true));
+        }
         let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
         let meta = self
             .blocking(move || store.latest(&g, &r).map_err(store_error))
