@@ -388,3 +388,45 @@ fn http2_and_keep_alive_are_offered() {
     // HTTP/1.1 with keep-alive: the second request reuses the connection too.
     assert_eq!(run(&["--http1.1"]), "1.1 200 1\n1.1 200 0\n");
 }
+
+/// With a read cache far smaller than the repositories read, every GET still answers the
+/// current bytes: evicted files are reloaded, and a publish is seen at once.
+#[test]
+fn a_small_read_cache_serves_current_bytes_through_eviction() {
+    let http = signet_server::http::HttpConfig {
+        // Room for a handful of these repositories (about 6 KiB each with all four roles).
+        read_cache_bytes: 32 * 1024,
+        ..Default::default()
+    };
+    let srv = SignetServer::start_with(tempfile::tempdir().unwrap(), http, vec![]);
+    let a = https_agent(&srv.ca_path);
+    let guns: Vec<String> = (0..12).map(|i| format!("example.com/small-{i}")).collect();
+    let published: Vec<_> = guns.iter().map(|g| publish_repo(&a, &srv, g)).collect();
+    let get = |g: &str, role: &str| {
+        let (s, b) = upload::get(&a, &format!("{}/v2/{g}/_trust/tuf/{role}.json", srv.url));
+        assert_eq!(s, 200, "{g} {role}");
+        b
+    };
+    let mut timestamps = std::collections::BTreeMap::new();
+    for round in 0..3 {
+        for (g, (_, root, targets)) in guns.iter().zip(&published) {
+            assert_eq!(&get(g, "root"), root, "{g} root, round {round}");
+            assert_eq!(&get(g, "targets"), targets, "{g} targets, round {round}");
+            let ts = get(g, "timestamp");
+            get(g, "snapshot");
+            // Reloaded from the store, not re-signed: the same bytes every round.
+            assert_eq!(
+                timestamps.entry(g.clone()).or_insert_with(|| ts.clone()),
+                &ts,
+                "{g} timestamp, round {round}"
+            );
+        }
+    }
+    for (g, (keys, _, _)) in guns.iter().zip(&published).step_by(5) {
+        let v2 = keys.targets(2, &[("v2", b"two")]);
+        let (s, b) = upload::post_update(&a, &srv.url, g, &[("targets", &v2)]);
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(get(g, "targets"), v2, "{g} after publish");
+        assert_ne!(get(g, "timestamp"), timestamps[g], "{g} new timestamp");
+    }
+}
