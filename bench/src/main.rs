@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,11 +59,38 @@ struct Target {
     name: &'static str,
     url: String,
     ca: PathBuf,
-    pid: u32,
+    pid: AtomicU32,
+    /// The reference server (kept alive here); restarted after a crash when its data
+    /// survives it (PostgreSQL), so later workloads still measure it.
+    reference: Option<Mutex<NotaryServer>>,
+    restartable: bool,
+    /// How many times it had to be restarted.
+    restarts: AtomicU64,
     keys: BTreeMap<String, RepoKeys>,
     /// Next targets version to publish per repository (publish runs continue each other).
     next_version: Mutex<BTreeMap<String, i64>>,
     _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Target {
+    fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+
+    /// Restarts a crashed restartable reference server; true if it was restarted.
+    fn revive(&self) -> bool {
+        if alive(self.pid()) || !self.restartable {
+            return false;
+        }
+        let Some(ns) = &self.reference else {
+            return false;
+        };
+        let pid = ns.lock().unwrap().restart_server();
+        self.pid.store(pid, Ordering::Relaxed);
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        eprintln!("{}: crashed; restarted (pid {pid})", self.name);
+        true
+    }
 }
 
 fn alive(pid: u32) -> bool {
@@ -377,7 +404,7 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
                         Ok(st) => st,
                         Err(_) => {
                             errors.fetch_add(1, Ordering::Relaxed);
-                            if !alive(t.pid) {
+                            if !alive(t.pid()) {
                                 crashed.store(true, Ordering::Relaxed);
                                 break;
                             }
@@ -480,10 +507,13 @@ http {{ access_log off; sendfile on; keepalive_requests 1000000;
             name: "nginx static",
             url,
             ca: ca.ca_cert.clone(),
-            pid,
+            pid: AtomicU32::new(pid),
             keys: BTreeMap::new(),
             next_version: Mutex::new(BTreeMap::new()),
             _guards: vec![Box::new(NginxStop(pid)), Box::new(proc), Box::new(ca)],
+            reference: None,
+            restartable: false,
+            restarts: AtomicU64::new(0),
         },
         dir,
     )
@@ -504,49 +534,54 @@ fn main() {
     let signet_db = pg.create_database("signet");
 
     let mut targets: Vec<Target> = Vec::new();
-    let ns_mem = (!o.signet_only).then(NotaryServer::start);
-    if let Some(ns_mem) = &ns_mem {
-        targets.push(Target {
-            name: "notary-server memory",
-            url: ns_mem.url.clone(),
-            ca: ns_mem.ca_path.clone(),
-            pid: ns_mem.server_pid(),
-            keys: BTreeMap::new(),
-            next_version: Mutex::new(BTreeMap::new()),
-            _guards: vec![],
-        });
-    }
-    let ns_pg = (!o.signet_only).then(|| NotaryServer::start_with_storage(Some(&notary_db)));
-    if let Some(ns_pg) = &ns_pg {
-        targets.push(Target {
-            name: "notary-server postgres",
-            url: ns_pg.url.clone(),
-            ca: ns_pg.ca_path.clone(),
-            pid: ns_pg.server_pid(),
-            keys: BTreeMap::new(),
-            next_version: Mutex::new(BTreeMap::new()),
-            _guards: vec![],
-        });
+    if !o.signet_only {
+        for (name, ns, restartable) in [
+            ("notary-server memory", NotaryServer::start(), false),
+            (
+                "notary-server postgres",
+                NotaryServer::start_with_storage(Some(&notary_db)),
+                true,
+            ),
+        ] {
+            targets.push(Target {
+                name,
+                url: ns.url.clone(),
+                ca: ns.ca_path.clone(),
+                pid: AtomicU32::new(ns.server_pid()),
+                keys: BTreeMap::new(),
+                next_version: Mutex::new(BTreeMap::new()),
+                _guards: vec![],
+                reference: Some(Mutex::new(ns)),
+                restartable,
+                restarts: AtomicU64::new(0),
+            });
+        }
     }
     let (url, ca, proc, dir) = start_signet(&o.server_bin, None);
     targets.push(Target {
         name: "signet sqlite",
         url,
         ca,
-        pid: proc.pid(),
+        pid: AtomicU32::new(proc.pid()),
         keys: BTreeMap::new(),
         next_version: Mutex::new(BTreeMap::new()),
         _guards: vec![Box::new(proc), Box::new(dir)],
+        reference: None,
+        restartable: false,
+        restarts: AtomicU64::new(0),
     });
     let (url, ca, proc, dir) = start_signet(&o.server_bin, Some(&signet_db));
     targets.push(Target {
         name: "signet postgres",
         url,
         ca,
-        pid: proc.pid(),
+        pid: AtomicU32::new(proc.pid()),
         keys: BTreeMap::new(),
         next_version: Mutex::new(BTreeMap::new()),
         _guards: vec![Box::new(proc), Box::new(dir)],
+        reference: None,
+        restartable: false,
+        restarts: AtomicU64::new(0),
     });
 
     let mut rss_idle = BTreeMap::new();
@@ -554,7 +589,7 @@ fn main() {
         populate(t, o.repos, o.big_tags);
         verify_sample(t);
         std::thread::sleep(Duration::from_millis(500));
-        rss_idle.insert(t.name, rss_kib(t.pid));
+        rss_idle.insert(t.name, rss_kib(t.pid()));
     }
     let signet_index = targets
         .iter()
@@ -597,10 +632,11 @@ fn main() {
     let mut jsonl = std::fs::File::create(&o.out).expect("results file");
     for (wname, path, conns, new_conn) in &workloads {
         for t in &targets {
+            t.revive();
             let peak = Arc::new(AtomicU64::new(0));
             let done = Arc::new(AtomicBool::new(false));
             let sampler = {
-                let (peak, done, pid) = (peak.clone(), done.clone(), t.pid);
+                let (peak, done, pid) = (peak.clone(), done.clone(), t.pid());
                 std::thread::spawn(move || {
                     while !done.load(Ordering::Relaxed) {
                         peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
@@ -618,6 +654,7 @@ fn main() {
     }
     for workers in [1usize, 16] {
         for t in targets.iter().filter(|t| !t.keys.is_empty()) {
+            t.revive();
             let m = publishes(t, workers, o.duration);
             results.push((format!("publish, concurrency {workers}"), t.name, m));
         }
@@ -633,8 +670,16 @@ fn main() {
             .unwrap_or(0)
     );
     println!(
-        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12}",
-        "workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs notary-mem", "vs nginx"
+        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12}",
+        "workload",
+        "server",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "vs notary-mem",
+        "vs notary-pg",
+        "vs nginx"
     );
     let mut by_workload: BTreeMap<&str, Vec<&(String, &str, Measure)>> = BTreeMap::new();
     for r in &results {
@@ -645,6 +690,10 @@ fn main() {
             .iter()
             .find(|r| r.1 == "notary-server memory")
             .map(|r| r.2.rps);
+        let base_pg = rows
+            .iter()
+            .find(|r| r.1 == "notary-server postgres")
+            .map(|r| r.2.rps);
         let ceil = rows.iter().find(|r| r.1 == "nginx static").map(|r| r.2.rps);
         for (_, name, m) in rows.iter().map(|r| (&r.0, r.1, &r.2)) {
             let ratio = |b: Option<f64>| {
@@ -653,7 +702,7 @@ fn main() {
                     .unwrap_or_else(|| "-".into())
             };
             println!(
-                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12}",
+                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12}",
                 w,
                 name,
                 m.rps,
@@ -665,6 +714,7 @@ fn main() {
                     m.errors.to_string()
                 },
                 ratio(base),
+                ratio(base_pg),
                 ratio(ceil)
             );
             let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "repos": o.repos + 1, "duration_s": o.duration});
@@ -679,7 +729,7 @@ fn main() {
         let idle = rss_idle
             .get(t.name)
             .copied()
-            .unwrap_or_else(|| rss_kib(t.pid));
+            .unwrap_or_else(|| rss_kib(t.pid()));
         let load = rss_load.get(t.name).copied().unwrap_or(0);
         println!(
             "{:<24} {:>14.1} {:>18.1}",
@@ -694,7 +744,15 @@ fn main() {
         )
         .unwrap();
     }
+    for t in targets
+        .iter()
+        .filter(|t| t.restarts.load(Ordering::Relaxed) > 0)
+    {
+        println!(
+            "{} crashed and was restarted {} time(s) (rows marked CRASH)",
+            t.name,
+            t.restarts.load(Ordering::Relaxed)
+        );
+    }
     println!("\nJSON lines: {}", o.out.display());
-    drop(ns_mem);
-    drop(ns_pg);
 }

@@ -206,6 +206,26 @@ impl NotaryServer {
         self._server.pid()
     }
 
+    /// Starts notary-server again with the same configuration (same port, same notary-signer
+    /// and storage) after it died, and waits until it is healthy. Returns the new PID.
+    pub fn restart_server(&mut self) -> u32 {
+        let d = self._ca.dir.path();
+        let log = d.join(format!("server-{}.log", self._server.pid()));
+        self._server = Proc::spawn(
+            "notary-server",
+            Command::new("notary-server")
+                .arg("-config")
+                .arg(d.join("server.json")),
+            log,
+        );
+        wait_healthy(
+            &https_agent(&self.ca_path),
+            &format!("{}/_notary_server/health", self.url),
+            &[&self._server, &self._signer],
+        );
+        self._server.pid()
+    }
+
     /// With `Some(url)`, notary-server stores metadata in that PostgreSQL database (whose
     /// schema must exist: see [`NOTARY_SERVER_PG_SCHEMA`]).
     pub fn start_with_storage(postgres_url: Option<&str>) -> NotaryServer {
