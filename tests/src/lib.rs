@@ -16,6 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod admin;
 pub mod upload;
 
 /// The passphrases every test uses.
@@ -642,17 +643,22 @@ fn yaml_str(s: &str) -> String {
 
 impl Registry {
     pub fn start() -> Registry {
-        Self::start_inner(None)
+        Self::start_inner(free_port(), None)
     }
 
     /// The same registry with token authentication (see [`TokenAuth`]).
     pub fn start_with_token_auth(auth: &TokenAuth) -> Registry {
-        Self::start_inner(Some(auth))
+        Self::start_inner(free_port(), Some(auth))
     }
 
-    fn start_inner(auth: Option<&TokenAuth>) -> Registry {
+    /// Token authentication on a chosen port: the registry's token service is usually its
+    /// login server, `registry.test:<port>`, which must be known before it starts.
+    pub fn start_with_token_auth_on(port: u16, auth: &TokenAuth) -> Registry {
+        Self::start_inner(port, Some(auth))
+    }
+
+    fn start_inner(port: u16, auth: Option<&TokenAuth>) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let mut cfg = format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()

@@ -23,10 +23,10 @@
 //!   trust to a new trusted root: failed to validate data with current trusted certificates`.
 
 use serde_json::{json, Value};
+use signet_interop::admin::AdminClient;
 use signet_interop::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Registry names (the first one is also its admin user's user name).
 const FIRST: &str = "contoso";
@@ -47,102 +47,6 @@ fn disabled_msg(host: &str) -> String {
     )
 }
 
-/// The admin API and the token endpoint, with the operator credential of the data dir.
-struct Api {
-    agent: ureq::Agent,
-    url: String,
-    operator: String,
-}
-
-impl Api {
-    fn new(server: &SignetServer) -> Api {
-        let operator = std::fs::read_to_string(server.data_dir.path().join("operator.token"))
-            .expect("operator token file")
-            .trim()
-            .to_string();
-        Api {
-            agent: https_agent(&server.ca_path),
-            url: server.url.clone(),
-            operator,
-        }
-    }
-
-    /// An admin call that must succeed; returns its JSON.
-    fn admin(&self, method: &str, path: &str, body: Value) -> Value {
-        let req = self
-            .agent
-            .request(method, &format!("{}/admin/v1/{path}", self.url))
-            .set("Authorization", &format!("Bearer {}", self.operator))
-            .set("Content-Type", "application/json");
-        let (status, text) = upload::send(req, body.to_string().as_bytes());
-        assert!(
-            (200..300).contains(&status),
-            "{method} /admin/v1/{path} {body}: {status} {text}"
-        );
-        serde_json::from_str(&text).expect("admin JSON")
-    }
-
-    /// A token from the token endpoint (basic auth) for `service` and `scope`.
-    fn token(&self, user: (&str, &str), service: &str, scope: &str) -> String {
-        let req = self
-            .agent
-            .get(&format!("{}/oauth2/token", self.url))
-            .query("service", service)
-            .query("scope", scope)
-            .set(
-                "Authorization",
-                &format!("Basic {}", basic_auth(user.0, user.1)),
-            );
-        let (status, text) = upload::send(req, b"");
-        assert_eq!(status, 200, "token for {}: {text}", user.0);
-        let v: Value = serde_json::from_str(&text).expect("token JSON");
-        v["token"].as_str().expect("token").to_string()
-    }
-}
-
-/// A distribution registry on a chosen port with `auth: token`. (The harness's `Registry`
-/// picks its own port, but the token service — the registry's login server — must be
-/// `registry.test:<port>`, known before the registry starts.)
-struct TokenRegistry {
-    proc: Proc,
-    _dir: tempfile::TempDir,
-}
-
-impl TokenRegistry {
-    fn start(port: u16, auth: &TokenAuth) -> TokenRegistry {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path();
-        let q = |s: &str| Value::from(s).to_string();
-        let cfg = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {data}\nhttp:\n  addr: 127.0.0.1:{port}\n\
-             auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
-            data = q(&dir.join("data").display().to_string()),
-            realm = q(&auth.realm),
-            service = q(&auth.service),
-            issuer = q(&auth.issuer),
-            bundle = q(&auth.root_cert_bundle.display().to_string()),
-        );
-        std::fs::write(dir.join("config.yml"), cfg).expect("write registry config");
-        let proc = Proc::spawn(
-            "docker-registry",
-            Command::new("docker-registry")
-                .arg("serve")
-                .arg(dir.join("config.yml")),
-            dir.join("registry.log"),
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "registry never listened:\n{}",
-                proc.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TokenRegistry { proc, _dir: tmp }
-    }
-}
-
 /// One signed tag of `docker trust inspect`: tag, digest (hex), signer names.
 type SignedTag = (String, String, Vec<String>);
 
@@ -154,23 +58,23 @@ struct World {
     admin: DockerCli,
     keys: tempfile::TempDir,
     daemon: Dockerd,
-    registry: TokenRegistry,
+    registry: Registry,
     port: u16,
     host: String,
     repo: String,
-    api: Api,
+    api: AdminClient,
     srv: SignetServer,
 }
 
 impl World {
     fn start() -> World {
         let srv = SignetServer::start();
-        let api = Api::new(&srv);
+        let api = AdminClient::new(&srv);
         let bundle = srv.data_dir.path().join("token-signing.crt");
         assert!(bundle.is_file(), "no token-signing.crt in the data dir");
         let port = free_port();
         let host = format!("{REGISTRY_NAME}:{port}");
-        let registry = TokenRegistry::start(
+        let registry = Registry::start_with_token_auth_on(
             port,
             &TokenAuth {
                 realm: format!("https://127.0.0.1:{}/oauth2/token", srv.addr.port()),
@@ -182,7 +86,7 @@ impl World {
         let daemon = Dockerd::start(port);
 
         // Two Premium registries with content trust; three identities.
-        let created = api.admin(
+        let created = api.ok(
             "POST",
             "registries",
             json!({"name": FIRST, "loginServer": host, "sku": "Premium", "adminUserEnabled": true}),
@@ -191,13 +95,13 @@ impl World {
             .as_str()
             .expect("admin password returned on create")
             .to_string();
-        api.admin(
+        api.ok(
             "POST",
             "registries",
             json!({"name": SECOND, "loginServer": OTHER_HOST, "sku": "Premium"}),
         );
         for r in [FIRST, SECOND] {
-            let v = api.admin(
+            let v = api.ok(
                 "PUT",
                 &format!("registries/{r}/content-trust"),
                 json!({"status": "enabled"}),
@@ -205,7 +109,7 @@ impl World {
             assert_eq!(v, json!({"status": "enabled", "type": "Notary"}));
         }
         for (name, pw) in [SIGNER, PULLER, OWNER] {
-            api.admin("POST", "identities", json!({"name": name, "password": pw}));
+            api.ok("POST", "identities", json!({"name": name, "password": pw}));
         }
         for (reg, who, role) in [
             (FIRST, SIGNER.0, "AcrImageSigner"),
@@ -215,7 +119,7 @@ impl World {
             (FIRST, PULLER.0, "AcrPull"),
             (FIRST, OWNER.0, "Owner"),
         ] {
-            api.admin(
+            api.ok(
                 "POST",
                 "role-assignments",
                 json!({"registry": reg, "identity": who, "role": role}),
@@ -246,7 +150,7 @@ impl World {
     fn logs(&self) -> String {
         format!(
             "--- registry ---\n{}\n--- dockerd ---\n{}",
-            self.registry.proc.log_tail(),
+            self.registry.log_tail(),
             self.daemon.log_tail()
         )
     }
@@ -344,7 +248,9 @@ impl World {
 
     /// The registry's tags of `app`, read with a registry-service token for `signer`.
     fn registry_tags(&self) -> Vec<String> {
-        let token = self.api.token(SIGNER, &self.host, "repository:app:pull");
+        let token = self
+            .api
+            .token_for(SIGNER, &self.host, "repository:app:pull");
         let resp = ureq::get(&format!("http://127.0.0.1:{}/v2/app/tags/list", self.port))
             .set("Authorization", &format!("Bearer {token}"))
             .call()
@@ -368,7 +274,7 @@ impl World {
     fn stored_files(&self) -> usize {
         let token = self
             .api
-            .token(SIGNER, "signet", &format!("repository:{}:pull", self.repo));
+            .token_for(SIGNER, "signet", &format!("repository:{}:pull", self.repo));
         let get = |file: &str| -> Option<Value> {
             let url = format!("{}/v2/{}/_trust/tuf/{file}.json", self.srv.url, self.repo);
             let req = upload::authorized(self.api.agent.get(&url), Some(&token));
@@ -655,7 +561,7 @@ fn disable_wipes_and_reenable_starts_over(
 ) {
     let files = w.stored_files();
     let old_root = root_key_ids(&w.signer, &w.repo);
-    let v = w.api.admin(
+    let v = w.api.ok(
         "PUT",
         &format!("registries/{FIRST}/content-trust"),
         json!({"status": "disabled"}),
@@ -688,7 +594,7 @@ fn disable_wipes_and_reenable_starts_over(
     // The second registry keeps its trust data.
     assert_eq!(nsigner.list(gun2), vec![row2.clone()]);
 
-    let v = w.api.admin(
+    let v = w.api.ok(
         "PUT",
         &format!("registries/{FIRST}/content-trust"),
         json!({"status": "enabled"}),

@@ -4,52 +4,36 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use serde_json::{json, Value};
+use signet_interop::admin::AdminClient;
 use signet_interop::upload::{self, RepoKeys};
-use signet_interop::{https_agent, SignetServer};
+use signet_interop::SignetServer;
 use std::time::{Duration, Instant};
 
+/// The admin client plus the trust routes with a bearer token.
 struct Api {
+    client: AdminClient,
     agent: ureq::Agent,
     url: String,
-    operator: String,
 }
 
 impl Api {
     fn new(server: &SignetServer) -> Api {
-        let operator = std::fs::read_to_string(server.data_dir.path().join("operator.token"))
-            .expect("operator token file")
-            .trim()
-            .to_string();
+        let client = AdminClient::new(server);
         Api {
-            agent: https_agent(&server.ca_path),
-            url: server.url.clone(),
-            operator,
+            agent: client.agent.clone(),
+            url: client.url.clone(),
+            client,
         }
     }
 
     fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.admin_as(&self.operator, method, path, body)
+        self.client.call(method, path, body)
     }
 
     fn admin_as(&self, cred: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let req = self
-            .agent
-            .request(method, &format!("{}/admin/v1/{path}", self.url))
-            .set("Authorization", &format!("Bearer {cred}"));
-        let (status, text) = match body {
-            Some(b) => upload::send(
-                req.set("Content-Type", "application/json"),
-                b.to_string().as_bytes(),
-            ),
-            None => upload::send(req, b""),
-        };
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.client.call_as(cred, method, path, body)
     }
 
-    /// GET /oauth2/token with optional Basic credentials; returns status and JSON.
     fn token(
         &self,
         user: Option<(&str, &str)>,
@@ -57,29 +41,7 @@ impl Api {
         scope: &str,
         extra: &str,
     ) -> (u16, Value) {
-        let mut req = self
-            .agent
-            .get(&format!("{}/oauth2/token", self.url))
-            .query("service", service)
-            .query("scope", scope);
-        for pair in extra.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            req = req.query(k, v);
-        }
-        if let Some((u, p)) = user {
-            req = req.set(
-                "Authorization",
-                &format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-                ),
-            );
-        }
-        let (status, text) = upload::send(req, b"");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.client.token(user, service, scope, extra)
     }
 
     fn trust_token(&self, user: (&str, &str), gun: &str, actions: &str) -> String {
