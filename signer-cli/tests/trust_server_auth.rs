@@ -316,3 +316,82 @@ fn signs_and_verifies_through_token_auth_with_docker_credentials() {
         "{seen:?}"
     );
 }
+
+/// `signet` against Signet's own token service: an AcrImageSigner signs; an AcrPull identity
+/// holding the same keys is refused by the server with one line naming the scope, and
+/// still verifies.
+#[test]
+fn signs_through_signets_token_service_by_role() {
+    use serde_json::json;
+    use signet_interop::admin::AdminClient;
+    let srv = SignetServer::start();
+    let admin = AdminClient::new(&srv);
+    admin.ok(
+        "POST",
+        "registries",
+        json!({"name": "contoso", "loginServer": "192.0.2.1:5000", "sku": "Premium"}),
+    );
+    admin.ok(
+        "PUT",
+        "registries/contoso/content-trust",
+        json!({"status": "enabled"}),
+    );
+    for (who, pw, role) in [
+        ("alice", "alice-password", "AcrImageSigner"),
+        ("bob", "bob-password", "AcrPull"),
+    ] {
+        admin.ok("POST", "identities", json!({"name": who, "password": pw}));
+        admin.ok(
+            "POST",
+            "role-assignments",
+            json!({"registry": "contoso", "identity": who, "role": role}),
+        );
+    }
+    let repo = "192.0.2.1:5000/app";
+    let alice = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    alice.login("192.0.2.1:5000", "alice", "alice-password");
+    let r = signet(
+        &alice,
+        &[
+            "sign",
+            &format!("{repo}:1.0"),
+            "--digest",
+            DIGEST,
+            "--size",
+            "7",
+        ],
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("Successfully signed {repo}:1.0")),
+        "{}",
+        r.stdout
+    );
+
+    // Same machine and keys, now logged in as bob: the server refuses him signing.
+    let bob = alice;
+    bob.login("192.0.2.1:5000", "bob", "bob-password");
+    let r = signet(&bob, &["verify", &format!("{repo}:1.0")]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), DIGEST);
+    let r = signet(
+        &bob,
+        &[
+            "sign",
+            &format!("{repo}:1.1"),
+            "--digest",
+            DIGEST,
+            "--size",
+            "7",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "signet: trust server {}: not authorized for repository:{repo}:push,pull",
+            srv.url
+        )
+    );
+}
