@@ -247,15 +247,13 @@ impl App {
                 loop {
                     tokio::time::sleep(TENANCY_POLL).await;
                     let Some(app) = weak.upgrade() else { break };
-                    let store = app.store.clone();
-                    let seen = app.tenancy.get().generation;
-                    let changed = tokio::task::spawn_blocking(move || {
-                        store.tenancy_generation().map(|g| g != seen)
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let seen = app.tenancy.get().generation;
+                        if app.store.tenancy_generation().is_ok_and(|g| g != seen) {
+                            app.reload_tenancy_blocking();
+                        }
                     })
                     .await;
-                    if let Ok(Ok(true)) = changed {
-                        app.reload_tenancy().await;
-                    }
                 }
             });
         }
@@ -274,21 +272,7 @@ impl App {
     }
 
     /// Reloads the tenancy configuration and drops every cached trust file (a registry may
-    /// just have had its trust data wiped).
-    pub async fn reload_tenancy(self: &Arc<Self>) {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || tenancy::load(store.as_ref())).await {
-            Ok(Ok(t)) => {
-                if self.tenancy.replace(t) {
-                    self.invalidate_all();
-                }
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "reloading registries"),
-            Err(e) => tracing::error!(error = %e, "reloading registries"),
-        }
-    }
-
-    /// Same as [`reload_tenancy`](Self::reload_tenancy), from a blocking thread.
+    /// just have had its trust data wiped). Blocking: the database is read.
     pub fn reload_tenancy_blocking(&self) {
         match tenancy::load(self.store.as_ref()) {
             Ok(t) => {
