@@ -2,6 +2,7 @@
 
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::{self, AuthConfig, Denied, TenancyState};
+use crate::compression;
 use crate::metrics::Metrics;
 use crate::multipart;
 use crate::read_cache::{CachedFile, ReadCache};
@@ -13,7 +14,9 @@ use crate::update::{self, UpdateError, Upload};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LAST_MODIFIED};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, LAST_MODIFIED, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use signet_tuf::role_name;
 use std::sync::Arc;
@@ -59,6 +62,9 @@ pub struct App {
     pub token_keys: Arc<TokenKeys>,
     /// `https` or `http`, for the default token realm.
     scheme: &'static str,
+    /// `Cache-Control` of current metadata and of checksum/version URLs, built once.
+    current_cache_control: HeaderValue,
+    consistent_cache_control: HeaderValue,
 }
 
 /// How often the configuration generation is checked for changes made by the admin CLI or
@@ -103,6 +109,20 @@ fn last_modified(t: OffsetDateTime) -> HeaderValue {
         .unwrap_or_default();
     HeaderValue::from_str(&s)
         .unwrap_or_else(|_| HeaderValue::from_static("Mon, 01 Jan 0001 00:00:00 UTC"))
+}
+
+/// `Cache-Control` as notary-server writes it: `max-age` 0 disables caching altogether;
+/// current metadata must be revalidated once stale.
+fn cache_control(max_age: u32, current: bool) -> HeaderValue {
+    if max_age == 0 {
+        return HeaderValue::from_static("max-age=0, no-cache, no-store");
+    }
+    let v = if current {
+        format!("public, max-age={max_age}, s-maxage={max_age}, must-revalidate")
+    } else {
+        format!("public, max-age={max_age}, s-maxage={max_age}")
+    };
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
 }
 
 fn ok_bytes(body: Bytes) -> Resp {
@@ -231,6 +251,8 @@ impl App {
             store,
             signer,
             cache: ReadCache::new(cfg.read_cache_bytes),
+            current_cache_control: cache_control(cfg.current_max_age, true),
+            consistent_cache_control: cache_control(cfg.consistent_max_age, false),
             cfg,
             metrics: Metrics::default(),
             gun_locks: Default::default(),
@@ -381,6 +403,7 @@ impl App {
                 return ("denied", r);
             }
         }
+        let gzip_ok = compression::accepts_gzip(req.headers());
         match (method, tail) {
             (Method::GET, "changefeed") => (
                 "changefeed",
@@ -400,14 +423,15 @@ impl App {
                         ("key", self.server_key(&gun, role, true).await)
                     }
                     (Method::GET, MetaRequest::Current(role)) => {
-                        ("current", self.get_current(&gun, &role).await)
+                        ("current", self.get_current(&gun, &role, gzip_ok).await)
                     }
                     (Method::GET, MetaRequest::Version(role, v)) => {
                         ("version", self.get_version(&gun, &role, v).await)
                     }
-                    (Method::GET, MetaRequest::Checksum(role, sum)) => {
-                        ("checksum", self.get_checksum(&gun, &role, &sum).await)
-                    }
+                    (Method::GET, MetaRequest::Checksum(role, sum)) => (
+                        "checksum",
+                        self.get_checksum(&gun, &role, &sum, gzip_ok).await,
+                    ),
                     _ => ("other", Err(ApiError::not_found())),
                 }
             }
@@ -509,52 +533,64 @@ impl App {
         self.cache.invalidate(gun);
     }
 
-    fn with_cache_headers(
-        &self,
-        mut r: Resp,
-        max_age: u32,
-        current: bool,
-        lm: HeaderValue,
-    ) -> Resp {
+    /// Adds `Cache-Control` (for current metadata with `must-revalidate`) and `Last-Modified`.
+    fn with_cache_headers(&self, mut r: Resp, current: bool, lm: HeaderValue) -> Resp {
         let h = r.headers_mut();
-        if max_age == 0 {
-            h.insert(
-                CACHE_CONTROL,
-                HeaderValue::from_static("max-age=0, no-cache, no-store"),
-            );
-            h.insert("pragma", HeaderValue::from_static("no-cache"));
+        let cc = if current {
+            &self.current_cache_control
         } else {
-            let v = if current {
-                format!("public, max-age={max_age}, s-maxage={max_age}, must-revalidate")
-            } else {
-                format!("public, max-age={max_age}, s-maxage={max_age}")
-            };
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                h.insert(CACHE_CONTROL, v);
-            }
+            &self.consistent_cache_control
+        };
+        if cc.as_bytes().starts_with(b"max-age=0") {
+            h.insert("pragma", HeaderValue::from_static("no-cache"));
         }
+        h.insert(CACHE_CONTROL, cc.clone());
         h.insert(LAST_MODIFIED, lm);
         r
     }
 
-    fn serve_file(&self, f: CachedFile, current: bool) -> Resp {
-        let age = if current {
-            self.cfg.current_max_age
-        } else {
-            self.cfg.consistent_max_age
+    /// The file's bytes (gzip-encoded when it has a compressed copy and the client takes
+    /// gzip) with its cache headers.
+    fn serve_file(&self, f: CachedFile, current: bool, gzip_ok: bool) -> Resp {
+        let CachedFile {
+            bytes,
+            gzipped,
+            last_modified,
+            ..
+        } = f;
+        let has_gzip = gzipped.is_some();
+        let mut r = match gzipped {
+            Some(gz) if gzip_ok => {
+                self.metrics.gzip_response();
+                let mut r = ok_bytes(gz);
+                r.headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            _ => ok_bytes(bytes),
         };
-        self.with_cache_headers(ok_bytes(f.bytes), age, current, f.last_modified)
+        if has_gzip {
+            // Shared caches must not hand the compressed body to a client that did not ask.
+            r.headers_mut()
+                .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        self.with_cache_headers(r, current, last_modified)
     }
 
-    async fn get_current(self: &Arc<Self>, gun: &str, role: &str) -> Result<Resp, ApiError> {
+    async fn get_current(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+        gzip_ok: bool,
+    ) -> Result<Resp, ApiError> {
         if let Some(f) = self.cached(gun, role) {
-            return Ok(self.serve_file(f, true));
+            return Ok(self.serve_file(f, true, gzip_ok));
         }
         if role == "timestamp" || role == "snapshot" {
             self.refresh_timestamp(gun).await?;
             return self
                 .cached(gun, role)
-                .map(|f| self.serve_file(f, true))
+                .map(|f| self.serve_file(f, true, gzip_ok))
                 .ok_or_else(ApiError::not_found);
         }
         // One load per GUN at a time: concurrent misses (64 clients reading a 2 MB targets
@@ -563,20 +599,28 @@ impl App {
         // replaced.
         let _guard = self.gun_lock(gun).lock().await;
         if let Some(f) = self.cached(gun, role) {
-            return Ok(self.serve_file(f, true));
+            return Ok(self.serve_file(f, true, gzip_ok));
         }
-        let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
-        let meta = self
-            .blocking(move || store.latest(&g, &r).map_err(store_error))
+        let f = self
+            .load_latest(gun, role)
             .await?
             .ok_or_else(ApiError::not_found)?;
-        let f = CachedFile {
-            bytes: meta.bytes,
-            last_modified: last_modified(meta.created_at),
-            fresh_until: None,
-        };
         self.cache_put(gun, role, f.clone());
-        Ok(self.serve_file(f, true))
+        Ok(self.serve_file(f, true, gzip_ok))
+    }
+
+    /// The stored current `role` of `gun`, hashed and compressed for the cache.
+    async fn load_latest(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+    ) -> Result<Option<CachedFile>, ApiError> {
+        let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
+        self.blocking(move || {
+            let meta = store.latest(&g, &r).map_err(store_error)?;
+            Ok(meta.map(|m| CachedFile::new(m.bytes, last_modified(m.created_at), None)))
+        })
+        .await
     }
 
     /// Loads (and if needed renews) the timestamp and its snapshot into the cache.
@@ -593,42 +637,28 @@ impl App {
                 let now = OffsetDateTime::now_utc();
                 let state = update::current_timestamp(&g, app.store.as_ref(), &app.signer, now)
                     .map_err(update_error)?;
-                if let Some(s) = &state {
-                    if !s.new_rows.is_empty() {
-                        app.store
-                            .update_many(&g, &s.new_rows, now)
-                            .map_err(store_error)?;
-                    }
+                let Some(s) = state else { return Ok(None) };
+                if !s.new_rows.is_empty() {
+                    app.store
+                        .update_many(&g, &s.new_rows, now)
+                        .map_err(store_error)?;
                 }
-                Ok(state)
+                let lm = last_modified(OffsetDateTime::now_utc());
+                let fresh_until = Some(s.timestamp_expires - update::TIMESTAMP_RENEW_MARGIN);
+                Ok(Some((
+                    s.timestamp_expires,
+                    CachedFile::new(s.timestamp, lm.clone(), fresh_until),
+                    CachedFile::new(s.snapshot, lm, fresh_until),
+                )))
             })
             .await?;
-        let Some(state) = state else {
+        let Some((expires, timestamp, snapshot)) = state else {
             return Err(ApiError::not_found());
         };
-        let now = OffsetDateTime::now_utc();
-        let lm = last_modified(now);
-        let fresh_until = state.timestamp_expires - update::TIMESTAMP_RENEW_MARGIN;
         self.metrics
-            .server_signed_expiry("timestamp", state.timestamp_expires.unix_timestamp());
-        self.cache_put(
-            gun,
-            "timestamp",
-            CachedFile {
-                bytes: state.timestamp,
-                last_modified: lm.clone(),
-                fresh_until: Some(fresh_until),
-            },
-        );
-        self.cache_put(
-            gun,
-            "snapshot",
-            CachedFile {
-                bytes: state.snapshot,
-                last_modified: lm,
-                fresh_until: Some(fresh_until),
-            },
-        );
+            .server_signed_expiry("timestamp", expires.unix_timestamp());
+        self.cache_put(gun, "timestamp", timestamp);
+        self.cache_put(gun, "snapshot", snapshot);
         Ok(())
     }
 
@@ -647,18 +677,44 @@ impl App {
             .await?
             .ok_or_else(ApiError::not_found)?;
         let lm = last_modified(meta.created_at);
-        Ok(self.with_cache_headers(ok_bytes(meta.bytes), self.cfg.consistent_max_age, false, lm))
+        Ok(self.with_cache_headers(ok_bytes(meta.bytes), false, lm))
     }
 
+    /// `<role>.<sha256>.json`: what docker and notary fetch for everything but the timestamp.
+    /// Served from the read cache when the checksum is that of the current file; old
+    /// versions come from the database.
     async fn get_checksum(
         self: &Arc<Self>,
         gun: &str,
         role: &str,
         sum: &str,
+        gzip_ok: bool,
     ) -> Result<Resp, ApiError> {
         // Only SHA-256 is indexed, as in the reference.
-        if sum.len() != 64 {
+        let mut sha256 = [0u8; 32];
+        if hex::decode_to_slice(sum, &mut sha256).is_err() {
             return Err(ApiError::not_found());
+        }
+        if let Some(f) = self.cache.get_by_checksum(gun, role, &sha256) {
+            return Ok(self.serve_file(f, false, gzip_ok));
+        }
+        // Most checksum requests name the current file: load that into the cache, once per
+        // GUN as for current URLs. Snapshot and timestamp are cached only together (their
+        // renewal deadline comes from the timestamp).
+        if role == "snapshot" || role == "timestamp" {
+            self.refresh_timestamp(gun).await?;
+        } else {
+            let _guard = self.gun_lock(gun).lock().await;
+            if self.cache.get_by_checksum(gun, role, &sha256).is_none()
+                && self.cached(gun, role).is_none()
+            {
+                if let Some(f) = self.load_latest(gun, role).await? {
+                    self.cache_put(gun, role, f);
+                }
+            }
+        }
+        if let Some(f) = self.cache.get_by_checksum(gun, role, &sha256) {
+            return Ok(self.serve_file(f, false, gzip_ok));
         }
         let (store, g, r, s) = (
             self.store.clone(),
@@ -671,7 +727,7 @@ impl App {
             .await?
             .ok_or_else(ApiError::not_found)?;
         let lm = last_modified(meta.created_at);
-        Ok(self.with_cache_headers(ok_bytes(meta.bytes), self.cfg.consistent_max_age, false, lm))
+        Ok(self.with_cache_headers(ok_bytes(meta.bytes), false, lm))
     }
 
     fn gun_lock(&self, gun: &str) -> &tokio::sync::Mutex<()> {

@@ -2,6 +2,7 @@
 //! histogram do not need a registry crate).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    gzip_responses: AtomicU64,
 }
 
 impl Metrics {
@@ -43,6 +45,11 @@ impl Metrics {
             .unwrap_or(BUCKETS.len());
         counts[idx] += 1;
         *m.latency_sum.entry(route).or_default() += secs;
+    }
+
+    /// A metadata body sent gzip-encoded.
+    pub fn gzip_response(&self) {
+        self.gzip_responses.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn publish(&self) {
@@ -87,6 +94,10 @@ impl Metrics {
         out.push_str(&format!(
             "# HELP signet_publishes_total Accepted metadata updates.\n# TYPE signet_publishes_total counter\nsignet_publishes_total {}\n",
             m.publishes
+        ));
+        out.push_str(&format!(
+            "# HELP signet_gzip_responses_total Metadata responses sent gzip-encoded.\n# TYPE signet_gzip_responses_total counter\nsignet_gzip_responses_total {}\n",
+            self.gzip_responses.load(Ordering::Relaxed)
         ));
         out.push_str("# HELP signet_validation_failures_total Rejected updates by kind.\n# TYPE signet_validation_failures_total counter\n");
         for (kind, n) in &m.validation_failures {

@@ -10,20 +10,44 @@
 //! turn.
 
 use crate::clock_map::ClockMap;
+use crate::compression;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
+use sha2::{Digest, Sha256};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use time::OffsetDateTime;
 
-/// One cached metadata file.
+/// One cached metadata file, with what serving it needs precomputed.
 #[derive(Clone, Debug)]
 pub struct CachedFile {
     pub bytes: Bytes,
+    /// The gzip encoding of `bytes` when that is worth sending ([`compression`]).
+    pub gzipped: Option<Bytes>,
+    /// SHA-256 of `bytes`: checksum URLs (`<role>.<sha256>.json`) are answered from here.
+    pub sha256: [u8; 32],
     pub last_modified: HeaderValue,
     /// For timestamp/snapshot: serve until this instant, then re-check for renewal.
     pub fresh_until: Option<OffsetDateTime>,
+}
+
+impl CachedFile {
+    /// Hashes and, if large, compresses `bytes`. CPU-bound for large files: call it where
+    /// blocking is allowed.
+    pub fn new(
+        bytes: Bytes,
+        last_modified: HeaderValue,
+        fresh_until: Option<OffsetDateTime>,
+    ) -> Self {
+        CachedFile {
+            gzipped: compression::gzip_if_worthwhile(&bytes),
+            sha256: Sha256::digest(&bytes).into(),
+            bytes,
+            last_modified,
+            fresh_until,
+        }
+    }
 }
 
 /// Enough shards that two cores rarely meet on one lock; few enough that a sweep over all of
@@ -50,7 +74,11 @@ struct GunFiles {
 }
 
 fn file_weight(role: &str, f: &CachedFile) -> usize {
-    FILE_OVERHEAD + role.len() + f.bytes.len() + f.last_modified.len()
+    FILE_OVERHEAD
+        + role.len()
+        + f.bytes.len()
+        + f.gzipped.as_ref().map_or(0, Bytes::len)
+        + f.last_modified.len()
 }
 
 impl GunFiles {
@@ -154,6 +182,22 @@ impl ReadCache {
             Some(t) if t <= now() => None,
             _ => Some(f.clone()),
         }
+    }
+
+    /// The cached `role` of `gun` if its SHA-256 is `sha256`, however old: bytes named by
+    /// their checksum never change, so the renewal deadline does not apply.
+    pub fn get_by_checksum(&self, gun: &str, role: &str, sha256: &[u8; 32]) -> Option<CachedFile> {
+        let shard = self
+            .shard_of(gun)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (_, f) = shard
+            .map
+            .get(gun)?
+            .files
+            .iter()
+            .find(|(r, f)| &**r == role && &f.sha256 == sha256)?;
+        Some(f.clone())
     }
 
     /// Caches `file` as the current `role` of `gun`, replacing what was cached for it, then
@@ -291,11 +335,11 @@ mod tests {
     use time::Duration;
 
     fn file(body: &str) -> CachedFile {
-        CachedFile {
-            bytes: Bytes::from(body.to_string()),
-            last_modified: HeaderValue::from_static("Mon, 02 Jan 2006 15:04:05 UTC"),
-            fresh_until: None,
-        }
+        CachedFile::new(
+            Bytes::from(body.to_string()),
+            HeaderValue::from_static("Mon, 02 Jan 2006 15:04:05 UTC"),
+            None,
+        )
     }
 
     fn body(c: &ReadCache, gun: &str, role: &str) -> Option<String> {
@@ -442,6 +486,62 @@ mod tests {
             c.put("g", &format!("targets/d{i}"), file(&"y".repeat(40)));
         }
         assert!(c.bytes() <= c.max_entry);
+        check_accounting(&c);
+    }
+
+    #[test]
+    fn checksum_lookups_match_the_hash_and_ignore_the_renewal_deadline() {
+        let c = ReadCache::new(1 << 20);
+        let now = OffsetDateTime::now_utc();
+        let mut ts = file("ts-v1");
+        ts.fresh_until = Some(now - Duration::minutes(1));
+        let sum: [u8; 32] = Sha256::digest(b"ts-v1").into();
+        assert_eq!(ts.sha256, sum);
+        c.put("g", "timestamp", ts);
+        assert!(c.get("g", "timestamp").is_none(), "past its deadline");
+        let f = c
+            .get_by_checksum("g", "timestamp", &sum)
+            .expect("by checksum");
+        assert_eq!(f.bytes, "ts-v1".as_bytes());
+        assert!(
+            c.get_by_checksum("g", "snapshot", &sum).is_none(),
+            "other role"
+        );
+        assert!(
+            c.get_by_checksum("h", "timestamp", &sum).is_none(),
+            "other GUN"
+        );
+        c.put("g", "timestamp", file("ts-v2"));
+        assert!(
+            c.get_by_checksum("g", "timestamp", &sum).is_none(),
+            "replaced bytes are not served under the old checksum"
+        );
+    }
+
+    #[test]
+    fn compressed_copies_count_against_the_budget() {
+        let big = format!("{{\"targets\":[{}]}}", "\"tag\",".repeat(2000));
+        let f = file(&big);
+        let gz = f
+            .gzipped
+            .as_ref()
+            .expect("a large JSON body is compressed")
+            .len();
+        assert!(gz < big.len() / 10);
+        let plain = CachedFile {
+            gzipped: None,
+            ..f.clone()
+        };
+        assert_eq!(
+            file_weight("targets", &f),
+            file_weight("targets", &plain) + gz
+        );
+        let c = ReadCache::new(1 << 20);
+        c.put("g", "targets", f);
+        assert_eq!(
+            c.bytes(),
+            GunFiles::base_weight("g") + file_weight("targets", &plain) + gz
+        );
         check_accounting(&c);
     }
 

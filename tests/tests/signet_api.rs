@@ -430,3 +430,143 @@ fn a_small_read_cache_serves_current_bytes_through_eviction() {
         assert_ne!(get(g, "timestamp"), timestamps[g], "{g} new timestamp");
     }
 }
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out)
+        .expect("a valid gzip stream");
+    out
+}
+
+/// GET with `Accept-Encoding` as given: status, `Content-Encoding`, `Vary`, raw body.
+fn get_encoded(
+    agent: &ureq::Agent,
+    url: &str,
+    accept: Option<&str>,
+) -> (u16, Option<String>, Option<String>, Vec<u8>) {
+    let mut req = agent.get(url);
+    if let Some(a) = accept {
+        req = req.set("Accept-Encoding", a);
+    }
+    let r = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let (ce, vary) = (
+        r.header("Content-Encoding").map(str::to_string),
+        r.header("Vary").map(str::to_string),
+    );
+    let status = r.status();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
+    (status, ce, vary, body)
+}
+
+#[test]
+fn large_metadata_goes_gzipped_to_clients_that_ask_and_checksum_urls_come_from_the_cache() {
+    let srv = SignetServer::start();
+    let a = https_agent(&srv.ca_path);
+    let gun = "example.com/big";
+    let base = format!("{}/v2/{gun}/_trust/tuf", srv.url);
+    let keys = RepoKeys::new(gun);
+    let ts_key = upload::server_key(&a, &srv.url, gun, "timestamp");
+    let snap_key = upload::server_key(&a, &srv.url, gun, "snapshot");
+    let names: Vec<String> = (0..300).map(|i| format!("tag-{i:03}")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
+    let targets = keys.targets(1, &files);
+    assert!(targets.len() > 20_000, "{} bytes", targets.len());
+    let (s, b) = upload::post_update(
+        &a,
+        &srv.url,
+        gun,
+        &[
+            ("root", &keys.root(1, &ts_key, &snap_key)),
+            ("targets", &targets),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+
+    // Without Accept-Encoding: the raw bytes, and a Vary for shared caches.
+    let (s, ce, vary, body) = get_encoded(&a, &format!("{base}/targets.json"), None);
+    assert_eq!(
+        (s, ce, vary.as_deref()),
+        (200, None, Some("Accept-Encoding"))
+    );
+    assert_eq!(body, targets);
+    // With gzip (Go's transport sends exactly this): the compressed copy of the same bytes.
+    let (s, ce, _, gz) = get_encoded(&a, &format!("{base}/targets.json"), Some("gzip"));
+    assert_eq!((s, ce.as_deref()), (200, Some("gzip")));
+    // Hashes are most of a targets file and random: gzip saves about 45%.
+    assert!(
+        gz.len() * 10 < targets.len() * 6,
+        "{} of {}",
+        gz.len(),
+        targets.len()
+    );
+    assert_eq!(gunzip(&gz), targets);
+    // gzip refused with q=0: plain.
+    let (_, ce, _, body) = get_encoded(&a, &format!("{base}/targets.json"), Some("gzip;q=0"));
+    assert_eq!((ce, body.len()), (None, targets.len()));
+
+    // The checksum URL docker fetches, compressed too, with the long-lived cache header.
+    let sum1 = sha256_hex(&targets);
+    let url1 = format!("{base}/targets.{sum1}.json");
+    let (_, ce, _, gz) = get_encoded(&a, &url1, Some("gzip"));
+    assert_eq!(ce.as_deref(), Some("gzip"));
+    assert_eq!(gunzip(&gz), targets);
+    assert_eq!(
+        header(&a, &url1, "Cache-Control").as_deref(),
+        Some("public, max-age=2592000, s-maxage=2592000")
+    );
+
+    // A timestamp is too small to gain anything: plain even when gzip is offered.
+    let (_, ce, vary, ts_raw) = get_encoded(&a, &format!("{base}/timestamp.json"), Some("gzip"));
+    assert_eq!((ce, vary), (None, None));
+    let ts = signet_tuf::SignedTimestamp::from_bytes("timestamp", &ts_raw).unwrap();
+    let snap_sum = hex::encode(ts.signed.snapshot_meta().unwrap().hash("sha256").unwrap());
+    let (_, snap_raw) = upload::get(&a, &format!("{base}/snapshot.json"));
+    assert_eq!(
+        upload::get(&a, &format!("{base}/snapshot.{snap_sum}.json")),
+        (200, snap_raw.clone())
+    );
+
+    // After a new version, the old checksum still serves the old bytes (from the database)
+    // and the new one the new bytes; an unknown checksum is 404.
+    let targets2 = keys.targets(2, &files[..200]);
+    assert_eq!(
+        upload::post_update(&a, &srv.url, gun, &[("targets", &targets2)]).0,
+        200
+    );
+    assert_eq!(upload::get(&a, &url1), (200, targets.clone()));
+    let (_, ce, _, gz) = get_encoded(
+        &a,
+        &format!("{base}/targets.{}.json", sha256_hex(&targets2)),
+        Some("gzip"),
+    );
+    assert_eq!(ce.as_deref(), Some("gzip"));
+    assert_eq!(gunzip(&gz), targets2);
+    assert_eq!(
+        upload::get(&a, &format!("{base}/targets.{}.json", "0".repeat(64))).0,
+        404
+    );
+    assert_eq!(
+        upload::get(&a, &format!("{base}/snapshot.{snap_sum}.json")),
+        (200, snap_raw),
+        "the replaced snapshot by its checksum"
+    );
+
+    let gzip_count = |a: &ureq::Agent| -> u64 {
+        let m = String::from_utf8(upload::get(a, &format!("{}/metrics", srv.url)).1).unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix("signet_gzip_responses_total "))
+            .and_then(|n| n.parse().ok())
+            .expect("gzip counter")
+    };
+    assert_eq!(gzip_count(&a), 3);
+
+    // The real notary client asks for gzip on its own (Go's transport) and reads the
+    // compressed targets transparently: every tag of the current version is listed.
+    if require_binaries(&["notary"]) {
+        let rows = NotaryCli::new(&srv.url, &srv.ca_path).list(gun);
+        assert_eq!(rows.len(), 200);
+        assert!(rows.iter().any(|r| r.0 == "tag-199"), "{:?}", &rows[..3]);
+        assert!(gzip_count(&a) > 3, "notary did not take the gzip body");
+    }
+}
