@@ -21,6 +21,10 @@ struct Opts {
     big_tags: usize,
     /// Only Signet (no reference servers, no nginx): quick memory and throughput checks.
     signet_only: bool,
+    /// Extra arguments for `signet-server serve` (e.g. `--read-cache-mib 0` to measure misses).
+    server_args: Vec<String>,
+    /// Run only the workloads whose name contains this (quick experiments).
+    only: Option<String>,
 }
 
 fn parse_opts() -> Opts {
@@ -31,6 +35,8 @@ fn parse_opts() -> Opts {
         server_bin: PathBuf::from("target/release/signet-server"),
         big_tags: 10_000,
         signet_only: false,
+        server_args: Vec::new(),
+        only: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -42,6 +48,8 @@ fn parse_opts() -> Opts {
             "--out" => o.out = PathBuf::from(v),
             "--server-bin" => o.server_bin = PathBuf::from(v),
             "--big-tags" => o.big_tags = v.parse().expect("--big-tags N"),
+            "--server-arg" => o.server_args.push(v),
+            "--only" => o.only = Some(v),
             "--signet-only" => {
                 o.signet_only = true;
                 i += 1;
@@ -116,7 +124,11 @@ fn gun(i: usize) -> String {
 const BIG: &str = "example.com/bench-big";
 
 /// Signet as a separate process (so its memory can be measured on its own).
-fn start_signet(bin: &Path, database: Option<&str>) -> (String, PathBuf, Proc, tempfile::TempDir) {
+fn start_signet(
+    bin: &Path,
+    database: Option<&str>,
+    extra: &[String],
+) -> (String, PathBuf, Proc, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(bin);
     cmd.args([
@@ -127,7 +139,8 @@ fn start_signet(bin: &Path, database: Option<&str>) -> (String, PathBuf, Proc, t
         "warn",
         "--data-dir",
     ])
-    .arg(dir.path());
+    .arg(dir.path())
+    .args(extra);
     cmd.env("SIGNET_SIGNER_PASSPHRASE", "bench-signer-passphrase");
     if let Some(db) = database {
         cmd.args(["--database", db]);
@@ -305,7 +318,8 @@ fn wrk(
     } else {
         ""
     };
-    std::fs::write(&script, format!("{header}math.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", {path_lua})\nend\n")).unwrap();
+    // `counter` numbers each thread's requests, for paths that walk the repositories in turn.
+    std::fs::write(&script, format!("{header}math.randomseed(7)\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", {path_lua})\nend\n")).unwrap();
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -557,7 +571,7 @@ fn main() {
             });
         }
     }
-    let (url, ca, proc, dir) = start_signet(&o.server_bin, None);
+    let (url, ca, proc, dir) = start_signet(&o.server_bin, None, &o.server_args);
     targets.push(Target {
         name: "signet sqlite",
         url,
@@ -570,7 +584,7 @@ fn main() {
         restartable: false,
         restarts: AtomicU64::new(0),
     });
-    let (url, ca, proc, dir) = start_signet(&o.server_bin, Some(&signet_db));
+    let (url, ca, proc, dir) = start_signet(&o.server_bin, Some(&signet_db), &o.server_args);
     targets.push(Target {
         name: "signet postgres",
         url,
@@ -610,29 +624,55 @@ fn main() {
             r - 1
         )
     };
-    let workloads: Vec<(&str, String, u32, bool)> = vec![
-        ("GET timestamp.json", random("timestamp"), 64, false),
-        ("GET root.json", random("root"), 64, false),
-        ("GET targets.json (10 tags)", random("targets"), 64, false),
+    // The warm-up walks every repository in turn: a server that caches starts the measured
+    // run warm, as it would be after a while in production, whatever R is.
+    let walk = |role: &str| {
+        format!("\"/v2/example.com/bench-\" .. (counter % {r}) .. \"/_trust/tuf/{role}.json\"")
+    };
+    let big = format!("\"/v2/{BIG}/_trust/tuf/targets.json\"");
+    // (name, measured path, warm-up path, connections, new connection per request)
+    let workloads: Vec<(&str, String, String, u32, bool)> = vec![
+        (
+            "GET timestamp.json",
+            random("timestamp"),
+            walk("timestamp"),
+            64,
+            false,
+        ),
+        ("GET root.json", random("root"), walk("root"), 64, false),
+        (
+            "GET targets.json (10 tags)",
+            random("targets"),
+            walk("targets"),
+            64,
+            false,
+        ),
         (
             "GET targets.json (10,000 tags)",
-            format!("\"/v2/{BIG}/_trust/tuf/targets.json\""),
+            big.clone(),
+            big.clone(),
             64,
             false,
         ),
         (
             "GET timestamp.json, new TLS connection each",
             random("timestamp"),
+            walk("timestamp"),
             16,
             true,
         ),
     ];
+    // Enough for two threads to walk R repositories at 25,000 req/s; unmeasured.
+    let warm_secs = (r as u64).div_ceil(25_000).clamp(1, 10);
+    let selected = |name: &str| o.only.as_deref().is_none_or(|s| name.contains(s));
+    let workloads: Vec<_> = workloads.into_iter().filter(|w| selected(w.0)).collect();
     let mut results: Vec<(String, &'static str, Measure)> = Vec::new();
     let mut rss_load = BTreeMap::new();
     let mut jsonl = std::fs::File::create(&o.out).expect("results file");
-    for (wname, path, conns, new_conn) in &workloads {
+    for (wname, path, warm_path, conns, new_conn) in &workloads {
         for t in &targets {
             t.revive();
+            let _ = wrk(&t.url, warm_path, warm_secs, 64, false, scratch.path());
             let peak = Arc::new(AtomicU64::new(0));
             let done = Arc::new(AtomicBool::new(false));
             let sampler = {
@@ -653,6 +693,9 @@ fn main() {
         }
     }
     for workers in [1usize, 16] {
+        if !selected(&format!("publish, concurrency {workers}")) {
+            continue;
+        }
         for t in targets.iter().filter(|t| !t.keys.is_empty()) {
             t.revive();
             let m = publishes(t, workers, o.duration);

@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "SIGNET_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Memory for cached current metadata, MiB (0 disables the cache).
+    #[arg(long, env = "SIGNET_READ_CACHE_MIB")]
+    read_cache_mib: Option<usize>,
     /// `iss` of issued tokens (a registry's auth.token.issuer must match).
     #[arg(long, env = "SIGNET_TOKEN_ISSUER")]
     token_issuer: Option<String>,
@@ -154,6 +157,7 @@ struct FileConfig {
     current_max_age: Option<u32>,
     consistent_max_age: Option<u32>,
     max_body_bytes: Option<usize>,
+    read_cache_mib: Option<usize>,
     token_issuer: Option<String>,
     token_service: Option<String>,
     token_realm: Option<String>,
@@ -283,7 +287,11 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             .or(file.max_body_bytes)
             .unwrap_or(defaults.max_body_bytes),
         max_part_bytes: defaults.max_part_bytes,
-        read_cache_bytes: defaults.read_cache_bytes,
+        read_cache_bytes: match args.read_cache_mib.or(file.read_cache_mib) {
+            Some(mib) if mib > 1 << 20 => return Err("read cache must be at most 1048576 MiB".into()),
+            Some(mib) => mib << 20,
+            None => defaults.read_cache_bytes,
+        },
     };
     for (name, v) in [
         ("current", http.current_max_age),

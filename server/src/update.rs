@@ -487,6 +487,20 @@ pub struct TimestampState {
     pub new_rows: Vec<NewMeta>,
 }
 
+/// The stored root, loaded into `slot` on first use.
+fn loaded_root<'a>(
+    slot: &'a mut Option<SignedRoot>,
+    reader: &dyn MetaReader,
+    gun: &str,
+) -> Result<&'a SignedRoot, UpdateError> {
+    let root = match slot.take() {
+        Some(r) => r,
+        None => load_stored(reader, gun, ROOT)?
+            .ok_or_else(|| UpdateError::Corrupt("timestamp without root".into()))?,
+    };
+    Ok(slot.insert(root))
+}
+
 pub fn current_timestamp(
     gun: &str,
     reader: &dyn MetaReader,
@@ -510,8 +524,9 @@ pub fn current_timestamp(
             UpdateError::Corrupt("timestamp names a snapshot that is not stored".into())
         })?;
     let snap = SignedSnapshot::from_bytes(SNAPSHOT, &snap_row.bytes).map_err(corrupt)?;
-    let root: SignedRoot = load_stored(reader, gun, ROOT)?
-        .ok_or_else(|| UpdateError::Corrupt("timestamp without root".into()))?;
+    // The root (the largest file, with its certificate) is only needed to re-sign: a read
+    // of a current timestamp does not load it.
+    let mut root = None;
 
     let mut new_rows = Vec::new();
     let mut snapshot_bytes = snap_row.bytes.clone();
@@ -523,7 +538,8 @@ pub fn current_timestamp(
         let mut renewed = snap.signed.clone();
         renewed.version = latest + 1;
         renewed.expires = GoTime::from_instant(now + SNAPSHOT_EXPIRY);
-        if let Some(b) = server_sign(gun, signer, &root, ServerRole::Snapshot, &renewed)? {
+        let root = loaded_root(&mut root, reader, gun)?;
+        if let Some(b) = server_sign(gun, signer, root, ServerRole::Snapshot, &renewed)? {
             new_rows.push(NewMeta {
                 role: SNAPSHOT.into(),
                 version: renewed.version,
@@ -539,7 +555,8 @@ pub fn current_timestamp(
             ts_row.version + 1,
             &snapshot_bytes,
         );
-        if let Some(b) = server_sign(gun, signer, &root, ServerRole::Timestamp, &fresh)? {
+        let root = loaded_root(&mut root, reader, gun)?;
+        if let Some(b) = server_sign(gun, signer, root, ServerRole::Timestamp, &fresh)? {
             new_rows.push(NewMeta {
                 role: TIMESTAMP.into(),
                 version: fresh.version,
