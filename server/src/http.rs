@@ -43,7 +43,10 @@ impl Default for HttpConfig {
             consistent_max_age: 2_592_000,
             max_body_bytes: 64 << 20,
             max_part_bytes: 32 << 20,
-            read_cache_bytes: 64 << 20,
+            // Room for the timestamps of about 130,000 repositories (~1 KB each with the
+            // bookkeeping), so a timestamp read stays a hit at that scale; far fewer
+            // repositories never fill it.
+            read_cache_bytes: 128 << 20,
         }
     }
 }
@@ -335,7 +338,14 @@ impl App {
                 return ("health", Ok(json_response(StatusCode::OK, "{}")));
             }
             (Method::GET, "/metrics") => {
-                let mut r = ok_bytes(Bytes::from(self.metrics.render()));
+                let mut text = self.metrics.render();
+                text.push_str(&format!(
+                    "# HELP signet_read_cache_bytes Bytes of cached current metadata (budget: signet_read_cache_limit_bytes).\n# TYPE signet_read_cache_bytes gauge\nsignet_read_cache_bytes {}\n# HELP signet_read_cache_limit_bytes The read cache's budget.\n# TYPE signet_read_cache_limit_bytes gauge\nsignet_read_cache_limit_bytes {}\n# HELP signet_read_cache_repositories Repositories with cached metadata.\n# TYPE signet_read_cache_repositories gauge\nsignet_read_cache_repositories {}\n",
+                    self.cache.bytes(),
+                    self.cache.limit(),
+                    self.cache.len()
+                ));
+                let mut r = ok_bytes(Bytes::from(text));
                 r.headers_mut().insert(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -670,7 +680,11 @@ impl App {
         match snapshot {
             Some(snapshot) => {
                 self.cache_put(gun, "snapshot", snapshot.clone());
-                Ok(if want == "snapshot" { snapshot } else { timestamp })
+                Ok(if want == "snapshot" {
+                    snapshot
+                } else {
+                    timestamp
+                })
             }
             None => Ok(timestamp),
         }

@@ -288,7 +288,9 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             .unwrap_or(defaults.max_body_bytes),
         max_part_bytes: defaults.max_part_bytes,
         read_cache_bytes: match args.read_cache_mib.or(file.read_cache_mib) {
-            Some(mib) if mib > 1 << 20 => return Err("read cache must be at most 1048576 MiB".into()),
+            Some(mib) if mib > 1 << 20 => {
+                return Err("read cache must be at most 1048576 MiB".into())
+            }
             Some(mib) => mib << 20,
             None => defaults.read_cache_bytes,
         },

@@ -560,6 +560,21 @@ fn large_metadata_goes_gzipped_to_clients_that_ask_and_checksum_urls_come_from_t
             .expect("gzip counter")
     };
     assert_eq!(gzip_count(&a), 3);
+    let metrics = String::from_utf8(upload::get(&a, &format!("{}/metrics", srv.url)).1).unwrap();
+    assert!(
+        metrics.contains("\nsignet_read_cache_repositories 1\n"),
+        "{metrics}"
+    );
+    let cached: usize = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("signet_read_cache_bytes "))
+        .and_then(|n| n.parse().ok())
+        .expect("cache gauge");
+    assert!(
+        cached > targets2.len() && cached < 4 * targets2.len(),
+        "{cached} bytes cached for a {}-byte targets file",
+        targets2.len()
+    );
 
     // The real notary client asks for gzip on its own (Go's transport) and reads the
     // compressed targets transparently: every tag of the current version is listed.
