@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Notary v1 API (default: https://127.0.0.1:4443, SQLite in ./signet-data).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage registries (tenants) and their content-trust policy.
     Registry {
         #[command(flatten)]
@@ -405,7 +405,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => {
-            let (cfg, log) = match build_config(args) {
+            let (cfg, log) = match build_config(*args) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("signet-server: {e}");
