@@ -530,10 +530,12 @@ fn tampered_and_expired_metadata_are_refused_naming_the_role() {
     }
     let srv = SignetServer::start();
     let (docker, _keys) = sign_flow(&srv.url, &srv.ca_path);
-    let s = Signet { docker: &docker };
+    drop(docker);
 
-    // A server that serves other bytes for targets/releases than the snapshot names.
-    let db = rusqlite::Connection::open(srv.data_dir.path().join("signet.sqlite")).unwrap();
+    // A server that serves other bytes for targets/releases than the snapshot names: the
+    // stored file is altered while the server is down (a running one serves what it cached).
+    let data_dir = srv.stop();
+    let db = rusqlite::Connection::open(data_dir.path().join("signet.sqlite")).unwrap();
     let n = db
         .execute(
             "UPDATE tuf_files SET data = CAST(replace(CAST(data AS TEXT), '\"length\":523', '\"length\":524') AS BLOB) WHERE role = 'targets/releases'",
@@ -541,6 +543,10 @@ fn tampered_and_expired_metadata_are_refused_naming_the_role() {
         )
         .unwrap();
     assert_eq!(n, 1);
+    drop(db);
+    let srv = SignetServer::start_with(data_dir, Default::default(), vec![]);
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let s = Signet { docker: &docker };
     let fresh = DockerCli::new(&srv.url, Some(&srv.ca_path));
     let fs = Signet { docker: &fresh };
     fs.fails(
