@@ -304,6 +304,9 @@ fn parse_latency(v: &str) -> f64 {
     f64::NAN
 }
 
+/// wrk's threads: one per core.
+const WRK_THREADS: u32 = 2;
+
 fn wrk(
     url: &str,
     path_lua: &str,
@@ -318,11 +321,22 @@ fn wrk(
     } else {
         ""
     };
-    // `counter` numbers each thread's requests, for paths that walk the repositories in turn.
-    std::fs::write(&script, format!("{header}math.randomseed(7)\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", {path_lua})\nend\n")).unwrap();
+    // `walk` numbers the requests of all threads together (thread i of n takes i, i + n, ...),
+    // for paths that visit every repository in turn.
+    std::fs::write(
+        &script,
+        format!(
+            "{header}math.randomseed(7)\n\
+             local threads = 0\n\
+             function setup(thread)\n  thread:set(\"tid\", threads)\n  threads = threads + 1\nend\n\
+             tid = 0\ncounter = -1\n\
+             request = function()\n  counter = counter + 1\n  walk = counter * {WRK_THREADS} + tid\n  return wrk.format(\"GET\", {path_lua})\nend\n"
+        ),
+    )
+    .unwrap();
     let out = Command::new("wrk")
         .args([
-            "-t2",
+            &format!("-t{WRK_THREADS}"),
             &format!("-c{conns}"),
             &format!("-d{duration}s"),
             "--latency",
@@ -627,7 +641,7 @@ fn main() {
     // The warm-up walks every repository in turn: a server that caches starts the measured
     // run warm, as it would be after a while in production, whatever R is.
     let walk = |role: &str| {
-        format!("\"/v2/example.com/bench-\" .. (counter % {r}) .. \"/_trust/tuf/{role}.json\"")
+        format!("\"/v2/example.com/bench-\" .. (walk % {r}) .. \"/_trust/tuf/{role}.json\"")
     };
     let big = format!("\"/v2/{BIG}/_trust/tuf/targets.json\"");
     // (name, measured path, warm-up path, connections, new connection per request)
@@ -662,8 +676,8 @@ fn main() {
             true,
         ),
     ];
-    // Enough for two threads to walk R repositories at 25,000 req/s; unmeasured.
-    let warm_secs = (r as u64).div_ceil(25_000).clamp(1, 10);
+    // Enough to walk R repositories once at 20,000 loads/s, plus a second; unmeasured.
+    let warm_secs = ((r as u64).div_ceil(20_000) + 1).min(10);
     let selected = |name: &str| o.only.as_deref().is_none_or(|s| name.contains(s));
     let workloads: Vec<_> = workloads.into_iter().filter(|w| selected(w.0)).collect();
     let mut results: Vec<(String, &'static str, Measure)> = Vec::new();

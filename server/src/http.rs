@@ -339,11 +339,10 @@ impl App {
             }
             (Method::GET, "/metrics") => {
                 let mut text = self.metrics.render();
-                text.push_str(&format!(
-                    "# HELP signet_read_cache_bytes Bytes of cached current metadata (budget: signet_read_cache_limit_bytes).\n# TYPE signet_read_cache_bytes gauge\nsignet_read_cache_bytes {}\n# HELP signet_read_cache_limit_bytes The read cache's budget.\n# TYPE signet_read_cache_limit_bytes gauge\nsignet_read_cache_limit_bytes {}\n# HELP signet_read_cache_repositories Repositories with cached metadata.\n# TYPE signet_read_cache_repositories gauge\nsignet_read_cache_repositories {}\n",
+                text.push_str(&crate::metrics::read_cache_gauges(
                     self.cache.bytes(),
                     self.cache.limit(),
-                    self.cache.len()
+                    self.cache.len(),
                 ));
                 let mut r = ok_bytes(Bytes::from(text));
                 r.headers_mut().insert(
@@ -730,9 +729,10 @@ impl App {
         // GUN as for current URLs. Snapshot and timestamp come through the timestamp's
         // refresh (their renewal deadline is the timestamp's).
         if let Some(want) = server_timed_role(role) {
-            let f = self.refresh_timestamp(gun, want).await?;
-            if f.sha256 == sha256 {
-                return Ok(self.serve_file(f, false, gzip_ok));
+            // A failed refresh still leaves the stored file to find by its checksum.
+            match self.refresh_timestamp(gun, want).await {
+                Ok(f) if f.sha256 == sha256 => return Ok(self.serve_file(f, false, gzip_ok)),
+                _ => {}
             }
         } else {
             let _guard = self.gun_lock(gun).lock().await;
@@ -806,7 +806,11 @@ impl App {
                     serde_json::Value::from(role),
                 ));
             }
-            if serde_json::from_slice::<serde_json::Value>(&p.body).is_err() {
+            // Syntax only (nothing is built; validation parses the files again). UTF-8 is
+            // checked on its own since skipped strings are not decoded.
+            if std::str::from_utf8(&p.body).is_err()
+                || serde_json::from_slice::<serde::de::IgnoredAny>(&p.body).is_err()
+            {
                 return Err(ApiError::new(ErrorCode::MalformedJson));
             }
             uploads.push(Upload {

@@ -114,3 +114,12 @@ impl Metrics {
         out
     }
 }
+
+/// The read cache's gauges: bytes held, its budget, and how many repositories it holds.
+pub fn read_cache_gauges(bytes: usize, limit: usize, repositories: usize) -> String {
+    format!(
+        "# HELP signet_read_cache_bytes Bytes of cached current metadata.\n# TYPE signet_read_cache_bytes gauge\nsignet_read_cache_bytes {bytes}\n\
+         # HELP signet_read_cache_limit_bytes The read cache's budget.\n# TYPE signet_read_cache_limit_bytes gauge\nsignet_read_cache_limit_bytes {limit}\n\
+         # HELP signet_read_cache_repositories Repositories with cached metadata.\n# TYPE signet_read_cache_repositories gauge\nsignet_read_cache_repositories {repositories}\n"
+    )
+}

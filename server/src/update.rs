@@ -324,8 +324,8 @@ pub fn plan_update(
 
     // §2.6: the timestamp, always generated.
     let ts_version = reader
-        .latest(gun, TIMESTAMP)?
-        .map(|t| t.version + 1)
+        .latest_version(gun, TIMESTAMP)?
+        .map(|v| v + 1)
         .unwrap_or(1);
     let ts = Timestamp::for_snapshot(
         GoTime::from_instant(now + TIMESTAMP_EXPIRY),
@@ -433,11 +433,10 @@ fn check_newer(
     role: &str,
     version: i64,
 ) -> Result<(), UpdateError> {
-    if let Some(cur) = reader.latest(gun, role)? {
-        if cur.version >= version {
+    if let Some(cur) = reader.latest_version(gun, role)? {
+        if cur >= version {
             return Err(UpdateError::OldVersion(format!(
-                "{role} version {version} is not newer than stored version {}",
-                cur.version
+                "{role} version {version} is not newer than stored version {cur}"
             )));
         }
     }
@@ -531,10 +530,7 @@ pub fn current_timestamp(
     let mut new_rows = Vec::new();
     let mut snapshot_bytes = snap_row.bytes.clone();
     if snap.signed.expires.instant() < now {
-        let latest = reader
-            .latest(gun, SNAPSHOT)?
-            .map(|s| s.version)
-            .unwrap_or(0);
+        let latest = reader.latest_version(gun, SNAPSHOT)?.unwrap_or(0);
         let mut renewed = snap.signed.clone();
         renewed.version = latest + 1;
         renewed.expires = GoTime::from_instant(now + SNAPSHOT_EXPIRY);

@@ -120,6 +120,11 @@ pub enum Applied {
 /// Read access that validation needs.
 pub trait MetaReader {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
+    /// The newest stored version of a role, without reading its bytes (a version check of
+    /// a 10,000-tag targets file need not copy megabytes).
+    fn latest_version(&self, gun: &str, role: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.latest(gun, role)?.map(|m| m.version))
+    }
     fn by_checksum(
         &self,
         gun: &str,

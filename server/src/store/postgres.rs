@@ -122,6 +122,7 @@ impl PgConn {
 }
 
 const LATEST: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 ORDER BY version DESC LIMIT 1";
+const LATEST_VERSION: &str = "SELECT MAX(version) FROM tuf_files WHERE gun=$1 AND role=$2";
 const BY_CHECKSUM: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND sha256=$3 ORDER BY version DESC LIMIT 1";
 const BY_VERSION: &str = "SELECT role, version, data, sha256, created_at FROM tuf_files WHERE gun=$1 AND role=$2 AND version=$3";
 const MAX_VERSIONS: &str =
@@ -352,6 +353,13 @@ impl Drop for PgStore {
 }
 
 impl MetaReader for PgStore {
+    fn latest_version(&self, gun: &str, role: &str) -> Result<Option<i64>, StoreError> {
+        self.with_conn(|c| {
+            let stmt = c.statement(LATEST_VERSION)?;
+            c.client.query_one(&stmt, &[&gun, &role])?.try_get(0)
+        })
+    }
+
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
         self.with_conn(|c| c.query_meta(LATEST, &[&gun, &role]))
     }

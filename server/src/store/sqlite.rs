@@ -511,6 +511,13 @@ impl SqliteStore {
 }
 
 impl MetaReader for SqliteStore {
+    fn latest_version(&self, gun: &str, role: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .reader()
+            .prepare_cached("SELECT MAX(version) FROM tuf_files WHERE gun=?1 AND role=?2")?
+            .query_row(params![gun, role], |row| row.get(0))?)
+    }
+
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError> {
         Ok(self
             .reader()
@@ -592,5 +599,23 @@ mod tests {
         // The failed update left nothing behind, not even its timestamp.
         assert!(store.latest("g/stale", "timestamp").unwrap().is_none());
         assert_eq!(store.changefeed(None, 0, 100).unwrap().len(), 23);
+    }
+
+    #[test]
+    fn latest_version_without_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let now = OffsetDateTime::now_utc();
+        for v in [1, 2, 7] {
+            store.update_many("g", &[row("targets", v)], now).unwrap();
+        }
+        store.update_many("h", &[row("targets", 9)], now).unwrap();
+        assert_eq!(store.latest_version("g", "targets").unwrap(), Some(7));
+        assert_eq!(store.latest_version("g", "root").unwrap(), None);
+        assert_eq!(store.latest_version("nobody", "targets").unwrap(), None);
+        assert_eq!(
+            store.latest_version("g", "targets").unwrap(),
+            store.latest("g", "targets").unwrap().map(|m| m.version)
+        );
     }
 }
