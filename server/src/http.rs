@@ -621,6 +621,7 @@ impl App {
         gun: &str,
         role: &str,
     ) -> Result<Option<CachedFile>, ApiError> {
+        self.metrics.read_cache_load();
         let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
         self.blocking(move || {
             let meta = store.latest(&g, &r).map_err(store_error)?;
@@ -645,6 +646,7 @@ impl App {
         if let Some(f) = self.cached(gun, want) {
             return Ok(f);
         }
+        self.metrics.read_cache_load();
         let app = self.clone();
         let g = gun.to_string();
         let state = self

@@ -24,6 +24,7 @@ struct Inner {
 pub struct Metrics {
     inner: Mutex<Inner>,
     gzip_responses: AtomicU64,
+    read_cache_loads: AtomicU64,
 }
 
 impl Metrics {
@@ -50,6 +51,11 @@ impl Metrics {
     /// A metadata body sent gzip-encoded.
     pub fn gzip_response(&self) {
         self.gzip_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A metadata file read from the database into the read cache (a cache miss).
+    pub fn read_cache_load(&self) {
+        self.read_cache_loads.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn publish(&self) {
@@ -98,6 +104,10 @@ impl Metrics {
         out.push_str(&format!(
             "# HELP signet_gzip_responses_total Metadata responses sent gzip-encoded.\n# TYPE signet_gzip_responses_total counter\nsignet_gzip_responses_total {}\n",
             self.gzip_responses.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP signet_read_cache_loads_total Current metadata read from the database on a cache miss.\n# TYPE signet_read_cache_loads_total counter\nsignet_read_cache_loads_total {}\n",
+            self.read_cache_loads.load(Ordering::Relaxed)
         ));
         out.push_str("# HELP signet_validation_failures_total Rejected updates by kind.\n# TYPE signet_validation_failures_total counter\n");
         for (kind, n) in &m.validation_failures {
