@@ -692,6 +692,8 @@ fn main() {
         for t in &targets {
             t.revive();
             warm_up(t, r, *warm_path);
+            // A reference that died in the warm-up is restarted and measured, its row marked.
+            let crashed_warming_up = t.revive();
             let peak = Arc::new(AtomicU64::new(0));
             let done = Arc::new(AtomicBool::new(false));
             let sampler = {
@@ -703,7 +705,8 @@ fn main() {
                     }
                 })
             };
-            let m = wrk(&t.url, path, o.duration, *conns, *new_conn, scratch.path());
+            let mut m = wrk(&t.url, path, o.duration, *conns, *new_conn, scratch.path());
+            m.crashed = crashed_warming_up || !alive(t.pid());
             done.store(true, Ordering::Relaxed);
             let _ = sampler.join();
             let e = rss_load.entry(t.name).or_insert(0u64);

@@ -168,6 +168,22 @@ impl ReadCache {
         role: &str,
         now: impl FnOnce() -> OffsetDateTime,
     ) -> Option<CachedFile> {
+        self.find(gun, role, |f| f.fresh_until.is_none_or(|t| t > now()))
+    }
+
+    /// The cached `role` of `gun` if its SHA-256 is `sha256`, however old: bytes named by
+    /// their checksum never change, so the renewal deadline does not apply.
+    pub fn get_by_checksum(&self, gun: &str, role: &str, sha256: &[u8; 32]) -> Option<CachedFile> {
+        self.find(gun, role, |f| &f.sha256 == sha256)
+    }
+
+    /// The cached `role` of `gun` if `serve` accepts it; marks the GUN used either way.
+    fn find(
+        &self,
+        gun: &str,
+        role: &str,
+        serve: impl FnOnce(&CachedFile) -> bool,
+    ) -> Option<CachedFile> {
         let shard = self
             .shard_of(gun)
             .read()
@@ -178,26 +194,7 @@ impl ReadCache {
             .files
             .iter()
             .find(|(r, _)| &**r == role)?;
-        match f.fresh_until {
-            Some(t) if t <= now() => None,
-            _ => Some(f.clone()),
-        }
-    }
-
-    /// The cached `role` of `gun` if its SHA-256 is `sha256`, however old: bytes named by
-    /// their checksum never change, so the renewal deadline does not apply.
-    pub fn get_by_checksum(&self, gun: &str, role: &str, sha256: &[u8; 32]) -> Option<CachedFile> {
-        let shard = self
-            .shard_of(gun)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (_, f) = shard
-            .map
-            .get(gun)?
-            .files
-            .iter()
-            .find(|(r, f)| &**r == role && &f.sha256 == sha256)?;
-        Some(f.clone())
+        serve(f).then(|| f.clone())
     }
 
     /// Caches `file` as the current `role` of `gun`, replacing what was cached for it, then
