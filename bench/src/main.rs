@@ -655,22 +655,21 @@ fn main() {
         )
     };
     let big = format!("\"/v2/{BIG}/_trust/tuf/targets.json\"");
-    // The warm-up reads every repository's file once (`Some(role)`) or the big file (`None`).
-    let walk = |role: &'static str| Some(role);
-    // (name, measured path, warm-up, connections, new connection per request)
+    // (name, measured path, warm-up: every repository's `Some(role)` once, or the big file
+    // for `None`, connections, new connection per request)
     let workloads: Vec<(&str, String, Option<&str>, u32, bool)> = vec![
         (
             "GET timestamp.json",
             random("timestamp"),
-            walk("timestamp"),
+            Some("timestamp"),
             64,
             false,
         ),
-        ("GET root.json", random("root"), walk("root"), 64, false),
+        ("GET root.json", random("root"), Some("root"), 64, false),
         (
             "GET targets.json (10 tags)",
             random("targets"),
-            walk("targets"),
+            Some("targets"),
             64,
             false,
         ),
@@ -678,7 +677,7 @@ fn main() {
         (
             "GET timestamp.json, new TLS connection each",
             random("timestamp"),
-            walk("timestamp"),
+            Some("timestamp"),
             16,
             true,
         ),

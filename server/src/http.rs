@@ -615,7 +615,8 @@ impl App {
         Ok(self.serve_file(f, true, gzip_ok))
     }
 
-    /// The stored current `role` of `gun`, hashed and compressed for the cache.
+    /// The stored current `role` of `gun`, compressed for the cache, with the SHA-256 the
+    /// store recorded (the one its checksum lookups match, so both paths agree).
     async fn load_latest(
         self: &Arc<Self>,
         gun: &str,
@@ -624,8 +625,17 @@ impl App {
         self.metrics.read_cache_load();
         let (store, g, r) = (self.store.clone(), gun.to_string(), role.to_string());
         self.blocking(move || {
-            let meta = store.latest(&g, &r).map_err(store_error)?;
-            Ok(meta.map(|m| CachedFile::new(m.bytes, last_modified(m.created_at), None)))
+            let Some(m) = store.latest(&g, &r).map_err(store_error)? else {
+                return Ok(None);
+            };
+            let lm = last_modified(m.created_at);
+            let mut sha256 = [0u8; 32];
+            Ok(Some(
+                match hex::decode_to_slice(&m.sha256_hex, &mut sha256) {
+                    Ok(()) => CachedFile::with_sha256(m.bytes, sha256, lm, None),
+                    Err(_) => CachedFile::new(m.bytes, lm, None),
+                },
+            ))
         })
         .await
     }

@@ -40,9 +40,20 @@ impl CachedFile {
         last_modified: HeaderValue,
         fresh_until: Option<OffsetDateTime>,
     ) -> Self {
+        let sha256 = Sha256::digest(&bytes).into();
+        Self::with_sha256(bytes, sha256, last_modified, fresh_until)
+    }
+
+    /// [`CachedFile::new`] for bytes whose SHA-256 is already known (the store keeps it).
+    pub fn with_sha256(
+        bytes: Bytes,
+        sha256: [u8; 32],
+        last_modified: HeaderValue,
+        fresh_until: Option<OffsetDateTime>,
+    ) -> Self {
         CachedFile {
             gzipped: compression::gzip_if_worthwhile(&bytes),
-            sha256: Sha256::digest(&bytes).into(),
+            sha256,
             bytes,
             last_modified,
             fresh_until,
