@@ -2,8 +2,8 @@
 //! 401 `WWW-Authenticate` challenge, docker's credentials (`config.json` `auths`, credential
 //! helpers, identity tokens) and the token request to the realm.
 
+use crate::docker_config::docker_config_dir;
 use crate::error::CliError;
-use crate::remote::docker_config_dir;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::io::{Read, Write};

@@ -2,28 +2,53 @@
 //! trust server, output mode.
 
 use crate::error::CliError;
-use crate::remote::Remote;
+use crate::transport::{HttpsTransport, Transport};
 use signet_keys::passphrase::{
     ChainPassphrase, EnvPassphrase, FixedPassphrase, PassphraseSource, PromptPassphrase,
 };
 use signet_keys::store::KeyStore;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 pub struct Context {
     pub trust_dir: PathBuf,
     pub store: KeyStore,
+    /// Machine-readable output (commands' `--json`).
     pub json: bool,
+    /// Trust server URL (`--server`); else `DOCKER_CONTENT_TRUST_SERVER`, else the registry.
     pub server: Option<String>,
+    /// CA certificate for the trust server (`--tlscacert`).
     pub tlscacert: Option<PathBuf>,
     pub passphrase_file: Option<PathBuf>,
+    /// A passphrase given by the embedding program, tried first.
+    pub passphrase: Option<zeroize::Zeroizing<String>>,
+    /// Replaces the HTTPS trust server for every repository (an in-memory one in tests).
+    pub transport: Option<Rc<dyn Transport>>,
 }
 
 impl Context {
+    /// A context for a trust directory with every other setting at its default.
+    pub fn new(trust_dir: PathBuf) -> Context {
+        Context {
+            store: KeyStore::new(&trust_dir),
+            trust_dir,
+            json: false,
+            server: None,
+            tlscacert: None,
+            passphrase_file: None,
+            passphrase: None,
+            transport: None,
+        }
+    }
+
     /// Passphrases: `--passphrase-file`, then docker's and notary's variables, then a prompt
     /// when standard input is a terminal.
     pub fn passphrases(&self) -> Result<Box<dyn PassphraseSource>, CliError> {
         let mut chain: Vec<Box<dyn PassphraseSource>> = Vec::new();
+        if let Some(p) = &self.passphrase {
+            chain.push(Box::new(FixedPassphrase::new(p.as_str())));
+        }
         if let Some(f) = &self.passphrase_file {
             chain.push(Box::new(FixedPassphrase::from_file(f)?));
         }
@@ -36,7 +61,10 @@ impl Context {
 
     /// The trust server for a GUN: `--server`, `DOCKER_CONTENT_TRUST_SERVER`, else docker's
     /// default for the registry.
-    pub fn remote(&self, gun: &str) -> Result<Remote, CliError> {
+    pub fn transport(&self, gun: &str) -> Result<Rc<dyn Transport>, CliError> {
+        if let Some(t) = &self.transport {
+            return Ok(t.clone());
+        }
         let server = self
             .server
             .clone()
@@ -47,6 +75,10 @@ impl Context {
             })
             .unwrap_or_else(|| crate::image_ref::default_server(gun));
         let registry_host = gun.split('/').next().unwrap_or(gun);
-        Remote::new(&server, self.tlscacert.as_deref(), registry_host)
+        Ok(Rc::new(HttpsTransport::new(
+            &server,
+            self.tlscacert.as_deref(),
+            registry_host,
+        )?))
     }
 }

@@ -1,20 +1,12 @@
 //! `signet`: the docker-compatible content-trust signing client.
 
-mod auth;
-mod context;
-mod error;
-mod image_ref;
-mod inspect;
-mod keys_cmd;
-mod progress;
-mod publish;
-mod registry;
-mod remote;
-mod trusted_repo;
+//! Parses the command line and dispatches to [`signet_cli::commands`]; prints what they
+//! return.
 
 use clap::{Args, Parser, Subcommand};
-use context::Context;
-use error::CliError;
+use signet_cli::commands::{inspect, key, revoke, sign, signer, status, verify, Report};
+use signet_cli::image_ref;
+use signet_cli::{CliError, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -165,15 +157,6 @@ enum SignerCommand {
     },
 }
 
-fn parse_digest(d: &str) -> Result<[u8; 32], CliError> {
-    let hex_part = d.strip_prefix("sha256:").unwrap_or(d);
-    let bytes = hex::decode(hex_part)
-        .map_err(|_| CliError::Usage(format!("digest {d:?} is not sha256:<64 hex>")))?;
-    bytes
-        .try_into()
-        .map_err(|_| CliError::Usage(format!("digest {d:?} is not sha256:<64 hex>")))
-}
-
 fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     use std::io::{BufRead, IsTerminal, Write};
     if yes {
@@ -195,60 +178,42 @@ fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     }
 }
 
+/// Prints a command's warnings to standard error and its result to standard output.
+fn print(ctx: &Context, report: &dyn Report) {
+    for w in report.warnings() {
+        eprintln!("{w}");
+    }
+    print!("{}", report.render(ctx.json));
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let trust_dir = cli
         .global
         .trust_dir
         .clone()
         .unwrap_or_else(signet_keys::store::default_trust_dir);
-    let ctx = Context {
-        store: signet_keys::store::KeyStore::new(&trust_dir),
-        trust_dir,
-        json: cli.global.json,
-        server: cli.global.server.clone(),
-        tlscacert: cli.global.tlscacert.clone(),
-        passphrase_file: cli.global.passphrase_file.clone(),
-    };
+    let mut ctx = Context::new(trust_dir);
+    ctx.json = cli.global.json;
+    ctx.server = cli.global.server.clone();
+    ctx.tlscacert = cli.global.tlscacert.clone();
+    ctx.passphrase_file = cli.global.passphrase_file.clone();
+    let ctx = ctx;
     match cli.command {
         Command::Key(k) => match k {
-            KeyCommand::Generate { name, dir } => keys_cmd::generate(&ctx, &name, &dir),
-            KeyCommand::Load { file, name } => keys_cmd::load(&ctx, &file, &name),
-            KeyCommand::List => keys_cmd::list(&ctx),
-            KeyCommand::Remove { id } => keys_cmd::remove(&ctx, &id),
-            KeyCommand::Export { id, .. } => keys_cmd::export_public(&ctx, &id),
-            KeyCommand::Backup { output } => keys_cmd::backup(&ctx, output),
-            KeyCommand::Restore { archive } => keys_cmd::restore(&ctx, &archive),
+            KeyCommand::Generate { name, dir } => print(&ctx, &key::generate(&ctx, &name, &dir)?),
+            KeyCommand::Load { file, name } => print(&ctx, &key::load(&ctx, &file, &name)?),
+            KeyCommand::List => print(&ctx, &key::list(&ctx)?),
+            KeyCommand::Remove { id } => print(&ctx, &key::remove(&ctx, &id)?),
+            KeyCommand::Export { id, .. } => print(&ctx, &key::export_public(&ctx, &id)?),
+            KeyCommand::Backup { output } => print(&ctx, &key::backup(&ctx, output)?),
+            KeyCommand::Restore { archive } => print(&ctx, &key::restore(&ctx, &archive)?),
             KeyCommand::Rotate {
                 image,
                 role,
                 server_managed,
             } => {
                 let r = image_ref::parse(&image)?;
-                let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
-                let id = match (role.as_str(), server_managed) {
-                    ("root", false) => ed.rotate_root()?,
-                    ("targets", false) => ed.rotate_targets()?,
-                    ("snapshot" | "timestamp", true) => ed.rotate_server_key(&role)?,
-                    ("snapshot", false) => {
-                        return Err(CliError::Usage("client-held snapshot keys are not supported: use --server-managed".into()))
-                    }
-                    (other, _) => {
-                        return Err(CliError::Usage(format!("cannot rotate {other:?} (root, targets, or snapshot/timestamp with --server-managed)")))
-                    }
-                };
-                ed.publish()?;
-                if ctx.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"gun": r.gun, "role": role, "key_id": id.to_string()})
-                    );
-                } else {
-                    println!(
-                        "Successfully rotated {role} key for {}: new key {id}",
-                        r.gun
-                    );
-                }
-                Ok(())
+                print(&ctx, &key::rotate(&ctx, &r, &role, server_managed)?)
             }
         },
         Command::Sign {
@@ -257,105 +222,56 @@ fn run(cli: Cli) -> Result<(), CliError> {
             size,
         } => {
             let r = image_ref::parse(&image)?;
-            let tag = r
-                .tag
-                .ok_or_else(|| CliError::Usage(format!("{image}: sign needs IMAGE:TAG")))?;
-            let (sha, size) = match (digest, size) {
-                (Some(d), Some(n)) if n >= 0 => (parse_digest(&d)?, n),
-                (Some(_), Some(_)) => {
-                    return Err(CliError::Usage("--size must not be negative".into()))
-                }
-                _ => {
-                    let m = registry::resolve(&r.gun, &tag)?;
-                    (m.sha256, m.size)
-                }
-            };
-            let mut ed = publish::Editor::open(&ctx, &r.gun)?;
-            let init = ed.initialized;
-            let roles = ed.add_tag(&tag, sha, size)?;
-            ed.publish()?;
-            if ctx.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"gun": r.gun, "tag": tag, "digest": format!("sha256:{}", hex::encode(sha)), "roles": roles, "initialized": init})
-                );
-            } else {
-                if init {
-                    println!("Initialized \"{}\"", r.gun);
-                }
-                println!(
-                    "Successfully signed {}:{tag} into {}",
-                    r.gun,
-                    roles.join(", ")
-                );
+            if r.tag.is_none() {
+                return Err(CliError::Usage(format!("{image}: sign needs IMAGE:TAG")));
             }
-            Ok(())
+            let manifest = match (digest, size) {
+                (Some(d), Some(size)) => sign::Manifest::Given {
+                    sha256: sign::parse_digest(&d)?,
+                    size,
+                },
+                _ => sign::Manifest::FromRegistry,
+            };
+            print(&ctx, &sign::sign(&ctx, &r, manifest)?)
         }
         Command::Revoke { image, yes } => {
             let r = image_ref::parse(&image)?;
-            let what = match &r.tag {
-                Some(t) => format!("Revoke the signature of {}:{t}?", r.gun),
-                None => format!("Revoke all signatures of {}?", r.gun),
-            };
-            confirm(&what, yes)?;
-            let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
-            let roles = ed.revoke(r.tag.as_deref())?;
-            ed.publish()?;
-            report(
-                &ctx,
-                serde_json::json!({"gun": r.gun, "tag": r.tag, "roles": roles}),
-                &format!(
-                    "Successfully revoked signatures of {}{} from {}",
-                    r.gun,
-                    r.tag
-                        .as_deref()
-                        .map(|t| format!(":{t}"))
-                        .unwrap_or_default(),
-                    roles.join(", ")
-                ),
-            );
-            Ok(())
+            confirm(&revoke::question(&r), yes)?;
+            print(&ctx, &revoke::revoke(&ctx, &r)?)
         }
         Command::Inspect { image, pretty } => {
             let r = image_ref::parse(&image)?;
-            inspect::inspect(&ctx, &r.gun, r.tag.as_deref(), pretty)
+            let inspection = inspect::inspect(&ctx, &r.gun, r.tag.as_deref())?;
+            for w in inspection.warnings() {
+                eprintln!("{w}");
+            }
+            if pretty {
+                print!("{}", inspection.tables());
+            } else {
+                println!("{}", inspection.docker_json());
+            }
         }
         Command::Verify { image } => {
             let r = image_ref::parse(&image)?;
             let tag = r
                 .tag
                 .ok_or_else(|| CliError::Usage(format!("{image}: verify needs IMAGE:TAG")))?;
-            inspect::verify(&ctx, &r.gun, &tag)
+            print(&ctx, &verify::verify(&ctx, &r.gun, &tag)?)
         }
         Command::Status { image } => {
             let r = image_ref::parse(&image)?;
-            inspect::status(&ctx, &r.gun)
+            print(&ctx, &status::status(&ctx, &r.gun)?)
         }
         Command::Signer(s) => match s {
             SignerCommand::Add { name, images, key } => {
                 let keys = key
                     .iter()
-                    .map(|k| publish::read_public_key(k))
+                    .map(|k| signer::read_public_key(k))
                     .collect::<Result<Vec<_>, _>>()?;
                 for image in images {
                     let r = image_ref::parse(&image)?;
-                    let mut ed = publish::Editor::open(&ctx, &r.gun)?;
-                    let init = ed.initialized;
-                    ed.add_signer(&name, keys.clone())?;
-                    ed.publish()?;
-                    let ids: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
-                    let mut human = String::new();
-                    if init {
-                        human.push_str(&format!("Successfully initialized \"{}\"\n", r.gun));
-                    }
-                    human.push_str(&format!("Successfully added signer: {name} to {}", r.gun));
-                    report(
-                        &ctx,
-                        serde_json::json!({"gun": r.gun, "signer": name, "keys": ids, "initialized": init}),
-                        &human,
-                    );
+                    print(&ctx, &signer::add(&ctx, &r.gun, &name, &keys)?);
                 }
-                Ok(())
             }
             SignerCommand::Remove {
                 name,
@@ -363,34 +279,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 force,
                 yes,
             } => {
-                confirm(
-                    &format!("Remove signer {name} from {}?", images.join(", ")),
-                    yes,
-                )?;
+                confirm(&signer::remove_question(&name, &images), yes)?;
                 for image in images {
                     let r = image_ref::parse(&image)?;
-                    let mut ed = publish::Editor::open_existing(&ctx, &r.gun)?;
-                    ed.remove_signer(&name, force)?;
-                    ed.publish()?;
-                    report(
-                        &ctx,
-                        serde_json::json!({"gun": r.gun, "signer": name, "removed": true}),
-                        &format!("Successfully removed {name} from {}", r.gun),
-                    );
+                    print(&ctx, &signer::remove(&ctx, &r.gun, &name, force)?);
                 }
-                Ok(())
             }
         },
     }
-}
-
-/// Prints a command's result: its JSON with `--json`, else the human lines.
-fn report(ctx: &Context, json: serde_json::Value, human: &str) {
-    if ctx.json {
-        println!("{json}");
-    } else {
-        println!("{human}");
-    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

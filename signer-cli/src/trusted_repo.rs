@@ -4,7 +4,7 @@
 //! cache in `<trust dir>/tuf/<gun>/metadata/` that protects against rollback.
 
 use crate::error::CliError;
-use crate::remote::{Remote, DEFAULT_LIMIT, TIMESTAMP_LIMIT};
+use crate::transport::{Transport, DEFAULT_LIMIT, TIMESTAMP_LIMIT};
 use signet_tuf::root_policy::validate_root;
 use signet_tuf::{
     Role, Signed, SignedRoot, SignedSnapshot, SignedTargets, SignedTimestamp, TufError,
@@ -68,7 +68,7 @@ impl Ctx<'_> {
 /// Fetches and verifies a repository. `Ok(None)` when the server has no trust data for it.
 /// `fresh_root`: also GET `root.json` when a root is cached (done before every write).
 pub fn fetch(
-    remote: &Remote,
+    transport: &dyn Transport,
     trust_dir: &Path,
     gun: &str,
     now: OffsetDateTime,
@@ -82,7 +82,7 @@ pub fn fetch(
         Some(raw) => Some(ctx.parse("root", &raw)?),
         None => None,
     };
-    let Some(ts_raw) = remote.get(gun, "timestamp.json", TIMESTAMP_LIMIT)? else {
+    let Some(ts_raw) = transport.fetch(gun, "timestamp.json", TIMESTAMP_LIMIT)? else {
         if trusted_root.is_some() {
             return Err(ctx.fail(
                 "timestamp",
@@ -93,17 +93,17 @@ pub fn fetch(
     };
     let mut root = match trusted_root {
         // Writes start from the server's newest root, as notary's client does.
-        Some(r) if fresh_root => match remote.get(gun, "root.json", DEFAULT_LIMIT)? {
+        Some(r) if fresh_root => match transport.fetch(gun, "root.json", DEFAULT_LIMIT)? {
             Some(raw) if raw != r.raw() => {
                 let newest: SignedRoot = ctx.parse("root", &raw)?;
-                walk_chain(remote, &ctx, r, newest, now)?
+                walk_chain(transport, &ctx, r, newest, now)?
             }
             _ => r,
         },
         Some(r) => r,
         None => {
-            let raw = remote
-                .get(gun, "root.json", DEFAULT_LIMIT)?
+            let raw = transport
+                .fetch(gun, "root.json", DEFAULT_LIMIT)?
                 .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
             let r: SignedRoot = ctx.parse("root", &raw)?;
             validate_root(&r, None, gun, now).map_err(|e| ctx.fail("root", e))?;
@@ -124,8 +124,8 @@ pub fn fetch(
     let snap_limit = u64::try_from(snap_meta.length)
         .unwrap_or(0)
         .min(DEFAULT_LIMIT);
-    let snap_raw = remote
-        .get(gun, &format!("snapshot.{snap_sha}.json"), snap_limit)?
+    let snap_raw = transport
+        .fetch(gun, &format!("snapshot.{snap_sha}.json"), snap_limit)?
         .ok_or_else(|| ctx.fail("snapshot", "the snapshot named by the timestamp is missing"))?;
     snap_meta
         .check_hashes("snapshot", &snap_raw)
@@ -143,14 +143,14 @@ pub fn fetch(
             let limit = u64::try_from(root_meta.length)
                 .unwrap_or(0)
                 .min(DEFAULT_LIMIT);
-            let new_raw = remote
-                .get(gun, &format!("root.{sha}.json"), limit)?
+            let new_raw = transport
+                .fetch(gun, &format!("root.{sha}.json"), limit)?
                 .ok_or_else(|| ctx.fail("root", "the root named by the snapshot is missing"))?;
             root_meta
                 .check_hashes("root", &new_raw)
                 .map_err(|e| ctx.fail("root", e))?;
             let newest: SignedRoot = ctx.parse("root", &new_raw)?;
-            root = walk_chain(remote, &ctx, root, newest, now)?;
+            root = walk_chain(transport, &ctx, root, newest, now)?;
         }
     }
     root.check_expiry("root", now)
@@ -173,7 +173,7 @@ pub fn fetch(
     check_rollback(&ctx, trust_dir, "timestamp", timestamp.version())?;
     check_rollback(&ctx, trust_dir, "snapshot", snapshot.version())?;
 
-    let targets = fetch_targets(remote, &ctx, &snapshot, "targets")?
+    let targets = fetch_targets(transport, &ctx, &snapshot, "targets")?
         .ok_or_else(|| ctx.fail("targets", "not listed in the snapshot"))?;
     targets
         .verify_threshold(&role_keys("targets")?)
@@ -188,7 +188,7 @@ pub fn fetch(
     let mut stack: Vec<(String, SignedTargets)> = vec![("targets".into(), targets.clone())];
     while let Some((_, parent)) = stack.pop() {
         for d in parent.signed.delegated_roles() {
-            let Some(file) = fetch_targets(remote, &ctx, &snapshot, &d.name)? else {
+            let Some(file) = fetch_targets(transport, &ctx, &snapshot, &d.name)? else {
                 continue;
             };
             let keys = parent
@@ -228,7 +228,7 @@ pub fn fetch(
 /// Moves trust from `current` to `newest`: a newer root must be signed by its predecessor's
 /// keys, each intermediate version fetched as `<v>.root.json` and checked in turn.
 fn walk_chain(
-    remote: &Remote,
+    transport: &dyn Transport,
     ctx: &Ctx<'_>,
     current: SignedRoot,
     newest: SignedRoot,
@@ -259,8 +259,8 @@ fn walk_chain(
     let gun = ctx.gun;
     let mut current = current;
     for v in current.version() + 1..newest.version() {
-        let raw = remote
-            .get(gun, &format!("{v}.root.json"), DEFAULT_LIMIT)?
+        let raw = transport
+            .fetch(gun, &format!("{v}.root.json"), DEFAULT_LIMIT)?
             .ok_or_else(|| {
                 ctx.fail(
                     "root",
@@ -302,7 +302,7 @@ fn check_rollback(
 }
 
 fn fetch_targets(
-    remote: &Remote,
+    transport: &dyn Transport,
     ctx: &Ctx<'_>,
     snapshot: &SignedSnapshot,
     role: &str,
@@ -315,8 +315,8 @@ fn fetch_targets(
         .map(hex::encode)
         .ok_or_else(|| ctx.fail(role, TufError::NoSupportedHash { role: role.into() }))?;
     let limit = u64::try_from(meta.length).unwrap_or(0).min(DEFAULT_LIMIT);
-    let raw = remote
-        .get(ctx.gun, &format!("{role}.{sha}.json"), limit)?
+    let raw = transport
+        .fetch(ctx.gun, &format!("{role}.{sha}.json"), limit)?
         .ok_or_else(|| ctx.fail(role, "file named by the snapshot is missing"))?;
     meta.check_hashes(role, &raw)
         .map_err(|e| ctx.fail(role, format!("{e} (mix-and-match?)")))?;

@@ -2,22 +2,19 @@
 //! `DOCKER_CONTENT_TRUST_SERVER` or the registry host; the CA from `--tlscacert` or
 //! `$DOCKER_CONFIG/tls/<host:port>/*.crt`, plus the public web roots.
 
+use super::{Transport, KEY_LIMIT};
 use crate::auth::{self, Credentials};
+use crate::docker_config;
 use crate::error::CliError;
 use signet_keys::PublicKey;
 use std::cell::RefCell;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Limits the reference client applies (protocol reference §1.11).
-pub const TIMESTAMP_LIMIT: u64 = 1 << 20;
-pub const DEFAULT_LIMIT: u64 = 100 << 20;
-const KEY_LIMIT: u64 = 256 << 10;
-
-pub struct Remote {
-    pub server: String,
+pub struct HttpsTransport {
+    server: String,
     agent: ureq::Agent,
     /// The registry host whose docker credentials open the trust server (docker logs in to
     /// the trust server with the registry's credentials).
@@ -58,37 +55,12 @@ fn merge_actions(held: &[&'static str], need: &[&'static str]) -> Vec<&'static s
     out
 }
 
-/// `$DOCKER_CONFIG`, else `~/.docker`.
-pub fn docker_config_dir() -> PathBuf {
-    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
-    }
-}
-
-fn ca_files(server: &str, explicit: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(p) = explicit {
-        return vec![p.to_path_buf()];
-    }
-    let hostport = server
-        .trim_start_matches("https://")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let dir = docker_config_dir().join("tls").join(hostport);
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
-impl Remote {
-    pub fn new(server: &str, ca: Option<&Path>, registry_host: &str) -> Result<Remote, CliError> {
+impl HttpsTransport {
+    pub fn new(
+        server: &str,
+        ca: Option<&Path>,
+        registry_host: &str,
+    ) -> Result<HttpsTransport, CliError> {
         let server = server.trim_end_matches('/').to_string();
         if !server.starts_with("https://") {
             return Err(CliError::Usage(format!(
@@ -97,7 +69,7 @@ impl Remote {
         }
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for f in ca_files(&server, ca) {
+        for f in docker_config::trust_server_ca_files(&server, ca) {
             let pem = std::fs::read(&f).map_err(|e| CliError::file(&f, e))?;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let cert = cert.map_err(|e| CliError::file(&f, e))?;
@@ -115,7 +87,7 @@ impl Remote {
             .timeout(Duration::from_secs(60))
             .user_agent("signet")
             .build();
-        Ok(Remote {
+        Ok(HttpsTransport {
             server,
             agent,
             registry_host: registry_host.to_string(),
@@ -201,12 +173,6 @@ impl Remote {
         }
     }
 
-    /// GETs a metadata file; `Ok(None)` on 404. Refuses bodies above `limit` bytes, whether
-    /// announced by Content-Length or not.
-    pub fn get(&self, gun: &str, file: &str, limit: u64) -> Result<Option<Vec<u8>>, CliError> {
-        self.get_with(gun, file, limit, Access::Pull)
-    }
-
     fn get_with(
         &self,
         gun: &str,
@@ -252,9 +218,21 @@ impl Remote {
         };
         PublicKey::from_b64(t, p).map_err(|e| self.err(format!("{role}.key: {e}")))
     }
+}
+
+impl Transport for HttpsTransport {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// GETs a metadata file; `Ok(None)` on 404. Refuses bodies above `limit` bytes, whether
+    /// announced by Content-Length or not.
+    fn fetch(&self, gun: &str, file: &str, limit: u64) -> Result<Option<Vec<u8>>, CliError> {
+        self.get_with(gun, file, limit, Access::Pull)
+    }
 
     /// GET `<role>.key`: the public key the server holds for a role.
-    pub fn server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
+    fn server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
         let body = self
             .get_with(gun, &format!("{role}.key"), KEY_LIMIT, Access::Push)?
             .ok_or_else(|| self.err(format!("server has no {role} key for {gun}")))?;
@@ -262,7 +240,7 @@ impl Remote {
     }
 
     /// POST `<role>.key`: the server makes a new key for the role (used once a root lists it).
-    pub fn rotate_server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
+    fn rotate_server_key(&self, gun: &str, role: &str) -> Result<PublicKey, CliError> {
         let url = self.url(gun, &format!("{role}.key"));
         let resp = match self.send(gun, Access::All, &|| self.agent.post(&url), Some(b"")) {
             Ok(r) => r,
@@ -280,7 +258,7 @@ impl Remote {
     }
 
     /// POSTs an update: one multipart part per role, named by the role (as notary does).
-    pub fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
+    fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
         let boundary = format!("signet{}", hex::encode(rand_bytes()));
         let mut body = Vec::new();
         for (role, data) in parts {

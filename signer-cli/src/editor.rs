@@ -5,11 +5,12 @@
 
 use crate::context::Context;
 use crate::error::CliError;
-use crate::remote::Remote;
+use crate::transport::Transport;
 use crate::trusted_repo::{self, TrustedRepo};
 use signet_keys::{KeyId, PrivateKey, PublicKey};
 use signet_tuf::{FileMeta, GoTime, Root, Snapshot, Targets};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use time::{Duration, OffsetDateTime};
 
 const ROOT_EXPIRY: Duration = Duration::days(3650);
@@ -19,7 +20,7 @@ const SNAPSHOT_EXPIRY: Duration = Duration::days(3 * 365);
 /// A repository being edited.
 pub struct Editor<'a> {
     ctx: &'a Context,
-    pub remote: Remote,
+    pub transport: Rc<dyn Transport>,
     pub gun: String,
     now: OffsetDateTime,
     root: Root,
@@ -42,26 +43,26 @@ fn fail(gun: &str, what: impl std::fmt::Display) -> CliError {
 impl<'a> Editor<'a> {
     /// Opens a verified repository, or initialises a new one like `docker trust`.
     pub fn open(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
-        let remote = ctx.remote(gun)?;
+        let transport = ctx.transport(gun)?;
         let now = OffsetDateTime::now_utc();
-        match trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now, true)? {
-            Some(repo) => Ok(Self::from_repo(ctx, remote, repo, now)),
-            None => Self::initialise(ctx, remote, gun, now),
+        match trusted_repo::fetch(transport.as_ref(), &ctx.trust_dir, gun, now, true)? {
+            Some(repo) => Ok(Self::from_repo(ctx, transport, repo, now)),
+            None => Self::initialise(ctx, transport, gun, now),
         }
     }
 
     /// Opens a repository that must already exist.
     pub fn open_existing(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
-        let remote = ctx.remote(gun)?;
+        let transport = ctx.transport(gun)?;
         let now = OffsetDateTime::now_utc();
-        let repo = trusted_repo::fetch(&remote, &ctx.trust_dir, gun, now, true)?
+        let repo = trusted_repo::fetch(transport.as_ref(), &ctx.trust_dir, gun, now, true)?
             .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
-        Ok(Self::from_repo(ctx, remote, repo, now))
+        Ok(Self::from_repo(ctx, transport, repo, now))
     }
 
     fn from_repo(
         ctx: &'a Context,
-        remote: Remote,
+        transport: Rc<dyn Transport>,
         repo: TrustedRepo,
         now: OffsetDateTime,
     ) -> Editor<'a> {
@@ -72,7 +73,7 @@ impl<'a> Editor<'a> {
         }
         Editor {
             ctx,
-            remote,
+            transport,
             gun: repo.gun.clone(),
             now,
             root: repo.root.signed.clone(),
@@ -87,7 +88,7 @@ impl<'a> Editor<'a> {
 
     fn initialise(
         ctx: &'a Context,
-        remote: Remote,
+        transport: Rc<dyn Transport>,
         gun: &str,
         now: OffsetDateTime,
     ) -> Result<Editor<'a>, CliError> {
@@ -107,8 +108,8 @@ impl<'a> Editor<'a> {
         let targets_key = PrivateKey::generate_ecdsa();
         ctx.store
             .add(&targets_key, "targets", Some(gun), pass.as_mut())?;
-        let ts = remote.server_key(gun, "timestamp")?;
-        let snap = remote.server_key(gun, "snapshot")?;
+        let ts = transport.server_key(gun, "timestamp")?;
+        let snap = transport.server_key(gun, "snapshot")?;
         let mut root = Root::new(GoTime::from_instant(now + ROOT_EXPIRY));
         root.set_role_keys("root", vec![cert], 1);
         root.set_role_keys("targets", vec![targets_key.public_key()], 1);
@@ -121,7 +122,7 @@ impl<'a> Editor<'a> {
         files.insert("targets".to_string(), targets);
         let mut ed = Editor {
             ctx,
-            remote,
+            transport,
             gun: gun.to_string(),
             now,
             root,
@@ -262,7 +263,7 @@ impl<'a> Editor<'a> {
 
     /// Asks the server for a new snapshot key and lists it in root.
     pub fn rotate_server_key(&mut self, role: &str) -> Result<KeyId, CliError> {
-        let key = self.remote.rotate_server_key(&self.gun, role)?;
+        let key = self.transport.rotate_server_key(&self.gun, role)?;
         let id = key.id();
         self.root.set_role_keys(role, vec![key], 1);
         self.touch_root();
@@ -451,10 +452,10 @@ impl<'a> Editor<'a> {
                 parts.push(("snapshot".into(), raw));
             }
         }
-        self.remote.publish(&self.gun, &parts)?;
+        self.transport.publish(&self.gun, &parts)?;
         // Refresh the local cache from the server so later commands start from what it holds.
         trusted_repo::fetch(
-            &self.remote,
+            self.transport.as_ref(),
             &self.ctx.trust_dir,
             &self.gun,
             OffsetDateTime::now_utc(),

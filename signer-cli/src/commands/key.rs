@@ -1,8 +1,14 @@
-//! `signet key ...`: keys in docker's format and place.
+//! `signet key ...`: keys in docker's format and place, and `signet key rotate` of a
+//! repository's keys.
 
+use super::Report;
 use crate::context::Context;
+use crate::editor::Editor;
 use crate::error::CliError;
+use crate::image_ref::ImageRef;
+use serde_json::json;
 use signet_keys::passphrase::{PassphraseRequest, PassphraseSource};
+use signet_keys::store::StoredKey;
 use signet_keys::{key_file, KeyId, PrivateKey};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,7 +18,27 @@ fn write_public(path: &Path, pem: &str) -> Result<(), CliError> {
     std::fs::write(path, pem).map_err(|e| CliError::file(path, e))
 }
 
-pub fn generate(ctx: &Context, name: &str, dir: &Path) -> Result<(), CliError> {
+pub struct Generated {
+    pub id: KeyId,
+    pub role: String,
+    pub public_key: PathBuf,
+}
+
+impl Report for Generated {
+    fn json(&self) -> serde_json::Value {
+        json!({"id": self.id.to_string(), "role": self.role, "public_key": self.public_key})
+    }
+
+    fn human(&self) -> String {
+        format!(
+            "Successfully generated and loaded private key. Corresponding public key available: {}",
+            self.public_key.display()
+        )
+    }
+}
+
+/// A new signer key: `NAME.pub` in `dir`, the private key in the trust directory.
+pub fn generate(ctx: &Context, name: &str, dir: &Path) -> Result<Generated, CliError> {
     if name.is_empty()
         || !name
             .chars()
@@ -33,21 +59,36 @@ pub fn generate(ctx: &Context, name: &str, dir: &Path) -> Result<(), CliError> {
     let mut pass = ctx.passphrases()?;
     let stored = ctx.store.add(&key, name, None, pass.as_mut())?;
     write_public(&pub_path, &key_file::encode_public(&key.public_key(), name))?;
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"id": stored.id.to_string(), "role": name, "public_key": pub_path})
-        );
-    } else {
-        println!(
-            "Successfully generated and loaded private key. Corresponding public key available: {}",
-            pub_path.display()
-        );
-    }
-    Ok(())
+    Ok(Generated {
+        id: stored.id,
+        role: name.to_string(),
+        public_key: pub_path,
+    })
 }
 
-pub fn load(ctx: &Context, file: &Path, name: &str) -> Result<(), CliError> {
+pub struct Loaded {
+    pub id: KeyId,
+    pub role: String,
+    pub file: PathBuf,
+}
+
+impl Report for Loaded {
+    fn json(&self) -> serde_json::Value {
+        json!({"id": self.id.to_string(), "role": self.role})
+    }
+
+    fn human(&self) -> String {
+        format!(
+            "Successfully imported key from {} as {} ({})",
+            self.file.display(),
+            self.role,
+            self.id
+        )
+    }
+}
+
+/// Imports a private key file as a signer key named `name`.
+pub fn load(ctx: &Context, file: &Path, name: &str) -> Result<Loaded, CliError> {
     let bytes = zeroize::Zeroizing::new(std::fs::read(file).map_err(|e| CliError::file(file, e))?);
     let placeholder: KeyId = "0000000000000000000000000000000000000000000000000000000000000000"
         .parse()
@@ -56,47 +97,51 @@ pub fn load(ctx: &Context, file: &Path, name: &str) -> Result<(), CliError> {
     let decoded = key_file::decode(&bytes, &placeholder, pass.as_mut())
         .map_err(|e| CliError::file(file, e))?;
     let stored = ctx.store.add(&decoded.key, name, None, pass.as_mut())?;
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"id": stored.id.to_string(), "role": name})
-        );
-    } else {
-        println!(
-            "Successfully imported key from {} as {} ({})",
-            file.display(),
-            name,
-            stored.id
-        );
-    }
-    Ok(())
+    Ok(Loaded {
+        id: stored.id,
+        role: name.to_string(),
+        file: file.to_path_buf(),
+    })
 }
 
-pub fn list(ctx: &Context) -> Result<(), CliError> {
-    let keys = ctx.store.list()?;
-    if ctx.json {
-        let v: Vec<_> = keys
+pub struct KeyList {
+    pub keys: Vec<StoredKey>,
+}
+
+/// The keys in the trust directory.
+pub fn list(ctx: &Context) -> Result<KeyList, CliError> {
+    Ok(KeyList {
+        keys: ctx.store.list()?,
+    })
+}
+
+impl Report for KeyList {
+    fn json(&self) -> serde_json::Value {
+        let v: Vec<_> = self
+            .keys
             .iter()
-            .map(|k| serde_json::json!({"id": k.id.to_string(), "role": k.role, "gun": k.gun, "file": k.path, "encrypted": k.encrypted, "algorithm": algorithm(&k.path)}))
+            .map(|k| json!({"id": k.id.to_string(), "role": k.role, "gun": k.gun, "file": k.path, "encrypted": k.encrypted, "algorithm": algorithm(&k.path)}))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
-        return Ok(());
+        serde_json::Value::Array(v)
     }
-    println!(
-        "{:<18} {:<64} {:<30} {:<10} FILE",
-        "ROLE", "ID", "GUN", "ALGORITHM"
-    );
-    for k in keys {
-        println!(
-            "{:<18} {:<64} {:<30} {:<10} {}",
-            k.role,
-            k.id,
-            k.gun.as_deref().unwrap_or("-"),
-            algorithm(&k.path).unwrap_or(if k.encrypted { "encrypted" } else { "-" }),
-            k.path.display()
+
+    fn human(&self) -> String {
+        let mut out = format!(
+            "{:<18} {:<64} {:<30} {:<10} FILE",
+            "ROLE", "ID", "GUN", "ALGORITHM"
         );
+        for k in &self.keys {
+            out.push_str(&format!(
+                "\n{:<18} {:<64} {:<30} {:<10} {}",
+                k.role,
+                k.id,
+                k.gun.as_deref().unwrap_or("-"),
+                algorithm(&k.path).unwrap_or(if k.encrypted { "encrypted" } else { "-" }),
+                k.path.display()
+            ));
+        }
+        out
     }
-    Ok(())
 }
 
 /// The algorithm when it can be read without a passphrase (unencrypted files); an encrypted
@@ -130,37 +175,85 @@ fn parse_id(id: &str) -> Result<KeyId, CliError> {
         .map_err(|_| CliError::Usage(format!("{id:?} is not a key ID (64 hex characters)")))
 }
 
-pub fn remove(ctx: &Context, id: &str) -> Result<(), CliError> {
-    let removed = ctx.store.remove(&parse_id(id)?)?;
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"id": removed.id.to_string(), "role": removed.role, "gun": removed.gun, "file": removed.path})
-        );
-    } else {
-        println!("Removed {} key {}", removed.role, removed.id);
+pub struct Removed(pub StoredKey);
+
+impl Report for Removed {
+    fn json(&self) -> serde_json::Value {
+        let k = &self.0;
+        json!({"id": k.id.to_string(), "role": k.role, "gun": k.gun, "file": k.path})
     }
-    Ok(())
+
+    fn human(&self) -> String {
+        format!("Removed {} key {}", self.0.role, self.0.id)
+    }
 }
 
-pub fn export_public(ctx: &Context, id: &str) -> Result<(), CliError> {
+/// Deletes a key from the trust directory.
+pub fn remove(ctx: &Context, id: &str) -> Result<Removed, CliError> {
+    Ok(Removed(ctx.store.remove(&parse_id(id)?)?))
+}
+
+pub struct PublicExport {
+    pub id: KeyId,
+    pub role: String,
+    pub algorithm: &'static str,
+    /// `PUBLIC KEY` PEM with the role header, as docker writes `NAME.pub`.
+    pub pem: String,
+}
+
+impl Report for PublicExport {
+    fn json(&self) -> serde_json::Value {
+        json!({"id": self.id.to_string(), "role": self.role, "algorithm": self.algorithm, "public_key": self.pem})
+    }
+
+    fn human(&self) -> String {
+        self.pem.trim_end().to_string()
+    }
+
+    fn render(&self, json: bool) -> String {
+        if json {
+            format!("{}\n", self.json())
+        } else {
+            self.pem.clone()
+        }
+    }
+}
+
+/// A key's public half.
+pub fn export_public(ctx: &Context, id: &str) -> Result<PublicExport, CliError> {
     let id = parse_id(id)?;
     let mut pass = ctx.passphrases()?;
     let (stored, key) = ctx.store.load(&id, pass.as_mut())?;
     let pem = key_file::encode_public(&key.public_key(), &stored.role);
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"id": stored.id.to_string(), "role": stored.role, "algorithm": key.algorithm(), "public_key": pem})
-        );
-    } else {
-        print!("{pem}");
-    }
-    Ok(())
+    Ok(PublicExport {
+        id: stored.id,
+        role: stored.role,
+        algorithm: key.algorithm(),
+        pem,
+    })
 }
 
 /// `tar -zcf` of `private/`, paths relative to the trust dir, file mode 0600.
-pub fn backup(ctx: &Context, out: Option<PathBuf>) -> Result<(), CliError> {
+pub struct Backup {
+    pub archive: PathBuf,
+    pub keys: usize,
+}
+
+impl Report for Backup {
+    fn json(&self) -> serde_json::Value {
+        json!({"archive": self.archive, "keys": self.keys})
+    }
+
+    fn human(&self) -> String {
+        format!(
+            "Backed up {} key(s) to {}",
+            self.keys,
+            self.archive.display()
+        )
+    }
+}
+
+pub fn backup(ctx: &Context, out: Option<PathBuf>) -> Result<Backup, CliError> {
     let private = ctx.store.private_dir();
     if !private.is_dir() {
         return Err(CliError::Refused(format!(
@@ -199,20 +292,46 @@ pub fn backup(ctx: &Context, out: Option<PathBuf>) -> Result<(), CliError> {
     let gz = tar.into_inner().map_err(|e| CliError::file(&out, e))?;
     let f = gz.finish().map_err(|e| CliError::file(&out, e))?;
     f.sync_all().map_err(|e| CliError::file(&out, e))?;
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"archive": out, "keys": keys.len()})
-        );
-    } else {
-        println!("Backed up {} key(s) to {}", keys.len(), out.display());
-    }
-    Ok(())
+    Ok(Backup {
+        archive: out,
+        keys: keys.len(),
+    })
 }
 
 /// Restores `private/*.key` from a backup: every key must decrypt and match its file name
 /// before anything is written; an existing different file for the same ID is never replaced.
-pub fn restore(ctx: &Context, archive: &Path) -> Result<(), CliError> {
+pub struct Restored {
+    /// Keys written: ID and role.
+    pub restored: Vec<(KeyId, String)>,
+    /// Keys already present with the same contents.
+    pub unchanged: usize,
+}
+
+impl Report for Restored {
+    fn json(&self) -> serde_json::Value {
+        let restored: Vec<_> = self
+            .restored
+            .iter()
+            .map(|(id, role)| json!({"id": id.to_string(), "role": role}))
+            .collect();
+        json!({"restored": restored, "unchanged": self.unchanged})
+    }
+
+    fn human(&self) -> String {
+        let mut out = String::new();
+        for (id, role) in &self.restored {
+            out.push_str(&format!("Restored {role} key {id}\n"));
+        }
+        out.push_str(&format!(
+            "{} key(s) restored, {} already present",
+            self.restored.len(),
+            self.unchanged
+        ));
+        out
+    }
+}
+
+pub fn restore(ctx: &Context, archive: &Path) -> Result<Restored, CliError> {
     let f = std::fs::File::open(archive).map_err(|e| CliError::file(archive, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let mut found: Vec<(KeyId, zeroize::Zeroizing<Vec<u8>>)> = Vec::new();
@@ -291,23 +410,60 @@ pub fn restore(ctx: &Context, archive: &Path) -> Result<(), CliError> {
         ctx.store.write_file(id, data)?;
     }
     progress.finish();
-    if ctx.json {
-        let restored: Vec<_> = to_write
-            .iter()
-            .map(|(id, role, _)| serde_json::json!({"id": id.to_string(), "role": role}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"restored": restored, "unchanged": unchanged})
-        );
-    } else {
-        for (id, role, _) in &to_write {
-            println!("Restored {role} key {id}");
-        }
-        println!(
-            "{} key(s) restored, {unchanged} already present",
-            to_write.len()
-        );
+    Ok(Restored {
+        restored: to_write
+            .into_iter()
+            .map(|(id, role, _)| (id, role))
+            .collect(),
+        unchanged,
+    })
+}
+
+pub struct Rotated {
+    pub gun: String,
+    pub role: String,
+    pub key_id: KeyId,
+}
+
+impl Report for Rotated {
+    fn json(&self) -> serde_json::Value {
+        json!({"gun": self.gun, "role": self.role, "key_id": self.key_id.to_string()})
     }
-    Ok(())
+
+    fn human(&self) -> String {
+        format!(
+            "Successfully rotated {} key for {}: new key {}",
+            self.role, self.gun, self.key_id
+        )
+    }
+}
+
+/// Replaces a repository's root or targets key, or (with `server_managed`) asks the server
+/// for a new snapshot or timestamp key, and publishes the new root.
+pub fn rotate(
+    ctx: &Context,
+    image: &ImageRef,
+    role: &str,
+    server_managed: bool,
+) -> Result<Rotated, CliError> {
+    let mut ed = Editor::open_existing(ctx, &image.gun)?;
+    let key_id = match (role, server_managed) {
+        ("root", false) => ed.rotate_root()?,
+        ("targets", false) => ed.rotate_targets()?,
+        ("snapshot" | "timestamp", true) => ed.rotate_server_key(role)?,
+        ("snapshot", false) => {
+            return Err(CliError::Usage(
+                "client-held snapshot keys are not supported: use --server-managed".into(),
+            ))
+        }
+        (other, _) => return Err(CliError::Usage(format!(
+            "cannot rotate {other:?} (root, targets, or snapshot/timestamp with --server-managed)"
+        ))),
+    };
+    ed.publish()?;
+    Ok(Rotated {
+        gun: image.gun.clone(),
+        role: role.to_string(),
+        key_id,
+    })
 }

@@ -1,0 +1,87 @@
+//! `signet sign IMAGE:TAG`: add a tag's digest to every role the user can sign, initialising
+//! the repository as `docker trust sign` does when it has no trust data yet.
+
+use super::Report;
+use crate::context::Context;
+use crate::editor::Editor;
+use crate::error::CliError;
+use crate::image_ref::ImageRef;
+use crate::registry;
+use serde_json::json;
+
+/// What to sign: a manifest given by digest and size, or the one the registry serves for the
+/// tag.
+pub enum Manifest {
+    Given { sha256: [u8; 32], size: i64 },
+    FromRegistry,
+}
+
+pub struct Signed {
+    pub gun: String,
+    pub tag: String,
+    pub sha256: [u8; 32],
+    pub size: i64,
+    /// Roles the tag was signed into.
+    pub roles: Vec<String>,
+    /// The repository had no trust data and was initialised.
+    pub initialized: bool,
+}
+
+/// `sha256:<64 hex>` (or the bare hex) as bytes.
+pub fn parse_digest(d: &str) -> Result<[u8; 32], CliError> {
+    let hex_part = d.strip_prefix("sha256:").unwrap_or(d);
+    let bytes = hex::decode(hex_part)
+        .map_err(|_| CliError::Usage(format!("digest {d:?} is not sha256:<64 hex>")))?;
+    bytes
+        .try_into()
+        .map_err(|_| CliError::Usage(format!("digest {d:?} is not sha256:<64 hex>")))
+}
+
+pub fn sign(ctx: &Context, image: &ImageRef, manifest: Manifest) -> Result<Signed, CliError> {
+    let tag = image
+        .tag
+        .clone()
+        .ok_or_else(|| CliError::Usage(format!("{}: sign needs IMAGE:TAG", image.gun)))?;
+    let (sha256, size) = match manifest {
+        Manifest::Given { size, .. } if size < 0 => {
+            return Err(CliError::Usage("--size must not be negative".into()))
+        }
+        Manifest::Given { sha256, size } => (sha256, size),
+        Manifest::FromRegistry => {
+            let m = registry::resolve(&image.gun, &tag)?;
+            (m.sha256, m.size)
+        }
+    };
+    let mut ed = Editor::open(ctx, &image.gun)?;
+    let initialized = ed.initialized;
+    let roles = ed.add_tag(&tag, sha256, size)?;
+    ed.publish()?;
+    Ok(Signed {
+        gun: image.gun.clone(),
+        tag,
+        sha256,
+        size,
+        roles,
+        initialized,
+    })
+}
+
+impl Report for Signed {
+    fn json(&self) -> serde_json::Value {
+        json!({"gun": self.gun, "tag": self.tag, "digest": format!("sha256:{}", hex::encode(self.sha256)), "roles": self.roles, "initialized": self.initialized})
+    }
+
+    fn human(&self) -> String {
+        let mut out = String::new();
+        if self.initialized {
+            out.push_str(&format!("Initialized \"{}\"\n", self.gun));
+        }
+        out.push_str(&format!(
+            "Successfully signed {}:{} into {}",
+            self.gun,
+            self.tag,
+            self.roles.join(", ")
+        ));
+        out
+    }
+}

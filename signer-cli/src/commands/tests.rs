@@ -1,0 +1,127 @@
+//! The commands against an in-memory trust server: the client workflow (initialise, sign,
+//! delegate, verify, revoke, rotate) without sockets or TLS.
+
+use super::{inspect, key, revoke, sign, signer, verify};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::image_ref::{self, ImageRef};
+use crate::transport::MemoryTransport;
+use std::rc::Rc;
+
+const GUN: &str = "registry.test:5000/team/app";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    ctx: Context,
+    server: MemoryTransport,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = MemoryTransport::new();
+    let mut ctx = Context::new(dir.path().join("trust"));
+    ctx.passphrase = Some(zeroize::Zeroizing::new("correct horse battery".into()));
+    ctx.transport = Some(Rc::new(server.clone()));
+    Setup {
+        _dir: dir,
+        ctx,
+        server,
+    }
+}
+
+fn image(tag: &str) -> ImageRef {
+    image_ref::parse(&format!("{GUN}:{tag}")).expect("reference")
+}
+
+fn given(byte: u8) -> sign::Manifest {
+    sign::Manifest::Given {
+        sha256: [byte; 32],
+        size: 1234,
+    }
+}
+
+#[test]
+fn sign_initialises_then_verify_reads_the_digest() {
+    let s = setup();
+    let signed = sign::sign(&s.ctx, &image("v1"), given(7)).expect("sign");
+    assert!(signed.initialized);
+    assert_eq!(signed.roles, vec!["targets".to_string()]);
+    // The first update carries root and targets only; the server signs snapshot and timestamp.
+    assert_eq!(
+        s.server.updates(),
+        vec![(GUN.to_string(), vec!["root".into(), "targets".into()])]
+    );
+    let v = verify::verify(&s.ctx, GUN, "v1").expect("verify");
+    assert_eq!(v.sha256, [7; 32]);
+    assert_eq!(v.size, 1234);
+    assert!(matches!(
+        verify::verify(&s.ctx, GUN, "v2"),
+        Err(CliError::NoSuchTag { .. })
+    ));
+}
+
+#[test]
+fn signer_add_moves_signing_into_releases_and_revoke_removes_it() {
+    let s = setup();
+    sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign");
+    let dir = s.ctx.trust_dir.parent().expect("parent").to_path_buf();
+    let alice = key::generate(&s.ctx, "alice", &dir).expect("generate");
+    let public = signer::read_public_key(&alice.public_key).expect("public key");
+    let added = signer::add(&s.ctx, GUN, "alice", &[public]).expect("add");
+    assert!(!added.initialized);
+    let signed = sign::sign(&s.ctx, &image("v2"), given(2)).expect("sign v2");
+    assert_eq!(
+        signed.roles,
+        vec!["targets/releases".to_string(), "targets/alice".to_string()]
+    );
+    let inspection = inspect::inspect(&s.ctx, GUN, Some("v2")).expect("inspect");
+    assert_eq!(
+        inspection.repository["SignedTags"][0]["Signers"],
+        serde_json::json!(["alice"])
+    );
+    assert_eq!(
+        verify::verify(&s.ctx, GUN, "v2").expect("verify").sha256,
+        [2; 32]
+    );
+    let revoked = revoke::revoke(&s.ctx, &image("v2")).expect("revoke");
+    assert_eq!(revoked.roles.len(), 2);
+    assert!(matches!(
+        verify::verify(&s.ctx, GUN, "v2"),
+        Err(CliError::NoSuchTag { .. })
+    ));
+}
+
+#[test]
+fn a_rolled_back_server_is_refused_naming_the_role() {
+    let s = setup();
+    sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign v1");
+    let old_targets = s.server.current(GUN, "targets").expect("targets");
+    sign::sign(&s.ctx, &image("v2"), given(2)).expect("sign v2");
+    s.server
+        .put_as_other_client(GUN, &[("targets".into(), old_targets)])
+        .expect("stage rollback");
+    let err = verify::verify(&s.ctx, GUN, "v1").err().expect("refused");
+    assert_eq!(err.exit_code(), 3);
+    assert!(
+        err.to_string().contains("targets: rollback"),
+        "unexpected error: {err}"
+    );
+}
+
+#[test]
+fn root_rotation_is_followed_by_a_client_trusting_the_old_root() {
+    let s = setup();
+    sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign");
+    let rotated = key::rotate(&s.ctx, &image("v1"), "root", false).expect("rotate");
+    assert_eq!(rotated.role, "root");
+    // The cache still holds root version 1 until the next read walks the chain.
+    let v = verify::verify(&s.ctx, GUN, "v1").expect("verify after rotation");
+    assert_eq!(v.sha256, [1; 32]);
+    let root = s.server.current(GUN, "root").expect("root");
+    assert_eq!(
+        signet_tuf::Envelope::parse("root", &root)
+            .expect("root parses")
+            .version(),
+        Some(2)
+    );
+}

@@ -1,0 +1,19 @@
+//! The `signet` signing client as a library: the TUF client workflow ([`trusted_repo`] reads
+//! and verifies, [`editor`] changes and publishes) over a [`transport::Transport`], and one
+//! module per command in [`commands`], each returning what it did as data so that other front
+//! ends (the `signet` binary, a docker CLI plugin, tests) share them.
+
+pub mod auth;
+pub mod commands;
+pub mod context;
+pub mod docker_config;
+pub mod editor;
+pub mod error;
+pub mod image_ref;
+pub mod progress;
+pub mod registry;
+pub mod transport;
+pub mod trusted_repo;
+
+pub use context::Context;
+pub use error::CliError;
