@@ -456,9 +456,11 @@ pub fn rotate(
                 "client-held snapshot keys are not supported: use --server-managed".into(),
             ))
         }
-        (other, _) => return Err(CliError::Usage(format!(
+        (other, _) => {
+            return Err(CliError::Usage(format!(
             "cannot rotate {other:?} (root, targets, or snapshot/timestamp with --server-managed)"
-        ))),
+        )))
+        }
     };
     ed.publish()?;
     Ok(Rotated {
