@@ -2,7 +2,7 @@
 //! service. Output is JSON; errors are one line.
 
 use clap::{ArgAction, Subcommand, ValueEnum};
-use signet_server::tenancy::service::{RegistrySpec, RegistryUpdate};
+use signet_server::tenancy::service::{AuditFilter, RegistrySpec, RegistryUpdate};
 use signet_server::tenancy::{AdminError, AdminService, IdentityKind, Role, RoleAssignment};
 use std::io::BufRead;
 
@@ -101,12 +101,35 @@ pub enum IdentityCmd {
         #[arg(long, default_value = "user", value_parser = ["user", "service-principal"])]
         kind: String,
     },
+    /// Replace an identity's password (read from stdin). Its roles stay; refresh tokens
+    /// issued against the old password stop working.
+    SetPassword {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// Remove an identity and every role it holds.
     Remove {
         name: String,
     },
     List,
 }
+
+#[derive(Subcommand)]
+pub enum RepositoryCmd {
+    /// Delete one repository's trust data — every version of every role and its
+    /// server-held keys — so it can start again with a new root (e.g. after losing the root
+    /// key). Images are untouched.
+    Reset {
+        /// The repository's GUN, e.g. registry.example.com/team/app.
+        gun: String,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// What signers and readers do after a reset (printed by the command, quoted in the README).
+pub const AFTER_RESET: &str = "Clients keep their own copy of the old trust data. Signers: remove it (rm -rf ~/.docker/trust/tuf/<gun>, or ~/.notary/tuf/<gun> for notary; private keys stay) and sign again: `docker trust signer add` or `notary init` creates the new root. Readers: remove the same directory before the next pull, because they pinned the old root and refuse the new one.";
 
 #[derive(Subcommand)]
 pub enum RoleCmd {
@@ -270,22 +293,37 @@ pub fn registry(svc: &AdminService, cmd: &RegistryCmd) -> Result<String, String>
     }
 }
 
+/// The first line of stdin, without its line ending; refused when empty.
+fn password_from_stdin() -> Result<zeroize::Zeroizing<String>, String> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| format!("reading the password from stdin: {err}"))?;
+    let password = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
+    if password.is_empty() {
+        return Err("no password on stdin".into());
+    }
+    Ok(password)
+}
+
 pub fn identity(svc: &AdminService, cmd: &IdentityCmd) -> Result<String, String> {
     match cmd {
         IdentityCmd::Add { name, kind, .. } => {
             let kind = IdentityKind::parse(kind).unwrap_or(IdentityKind::User);
-            let mut line = zeroize::Zeroizing::new(String::new());
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|err| format!("reading the password from stdin: {err}"))?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                return Err("no password on stdin".into());
-            }
+            let password = password_from_stdin()?;
             Ok(pretty(
-                &svc.add_identity(name, kind, password).map_err(e)?.view(),
+                &svc.add_identity(name, kind, &password).map_err(e)?.view(),
             ))
+        }
+        IdentityCmd::SetPassword { name, .. } => {
+            let password = password_from_stdin()?;
+            let identity = svc.set_password(name, &password).map_err(e)?;
+            let roles = svc.list_roles(None, Some(name)).map_err(e)?;
+            let mut v = identity.view();
+            v["passwordChanged"] = true.into();
+            v["roles"] = serde_json::to_value(roles).unwrap_or_default();
+            Ok(pretty(&v))
         }
         IdentityCmd::Remove { name } => {
             let revoked = svc.remove_identity(name).map_err(e)?;
@@ -323,8 +361,97 @@ pub fn role(svc: &AdminService, cmd: &RoleCmd) -> Result<String, String> {
     }
 }
 
-pub fn audit(svc: &AdminService, limit: i64) -> Result<String, String> {
+pub fn repository(svc: &AdminService, cmd: &RepositoryCmd) -> Result<String, String> {
+    match cmd {
+        RepositoryCmd::Reset { gun, yes } => {
+            let (files, keys) = svc.repository_holdings(gun).map_err(e)?;
+            if !yes {
+                confirm(&format!(
+                    "Resetting '{gun}' deletes all of its trust data ({files} files) and its {keys} server-held keys, irreversibly. Continue?"
+                ))?;
+            }
+            let wiped = svc.reset_repository(gun).map_err(e)?;
+            eprintln!("{}", AFTER_RESET.replace("<gun>", gun));
+            Ok(pretty(&serde_json::json!({
+                "reset": gun,
+                "trustDataRemoved": wiped,
+                "serverKeysRemoved": keys,
+            })))
+        }
+    }
+}
+
+/// `audit` filters as the command line gives them.
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    /// Only changes concerning this registry (its settings, roles on it, resets under it).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Only changes concerning this identity (itself and the roles it gained or lost).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// An action (role.assign, identity.set-password, repository.reset, ...) or a family
+    /// (role, identity, registry, content-trust, repository).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Start of the time range: RFC 3339 (2026-01-31T00:00:00Z) or an age (90m, 36h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the time range, same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// An instant given as RFC 3339 or as an age before now (`30s`, `90m`, `36h`, `7d`).
+pub fn parse_instant(flag: &str, s: &str) -> Result<time::OffsetDateTime, String> {
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    let age = parse_duration(s).map_err(|_| {
+        format!("{flag} '{s}' is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor an age such as 90m, 36h or 7d")
+    })?;
+    Ok(time::OffsetDateTime::now_utc() - age)
+}
+
+/// A duration such as `45s`, `90m`, `36h` or `30d`.
+pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
+    let err = || format!("'{s}' is not a duration such as 45s, 90m, 36h or 30d");
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(err()),
+    };
+    n.checked_mul(secs)
+        .filter(|v| *v <= 100 * 365 * 86_400)
+        .map(time::Duration::seconds)
+        .ok_or_else(err)
+}
+
+pub fn audit(svc: &AdminService, args: &AuditArgs) -> Result<String, String> {
+    let filter = AuditFilter {
+        registry: args.registry.clone(),
+        identity: args.identity.clone(),
+        action: args.action.clone(),
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_instant("--since", s))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_instant("--until", s))
+            .transpose()?,
+    };
     Ok(pretty(
-        &serde_json::to_value(svc.audit(limit).map_err(e)?).unwrap_or_default(),
+        &serde_json::to_value(svc.audit_filtered(&filter, args.limit).map_err(e)?)
+            .unwrap_or_default(),
     ))
 }

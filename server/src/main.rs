@@ -49,12 +49,19 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::RoleCmd,
     },
-    /// Show the audit log of policy and role changes (newest first).
+    /// Reset a repository's trust data.
+    Repository {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: admin::RepositoryCmd,
+    },
+    /// Show the audit log of changes (newest first), optionally filtered.
     Audit {
         #[command(flatten)]
         db: DbArgs,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
+        #[command(flatten)]
+        filter: admin::AuditArgs,
     },
     /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
     TokenCertificate {
@@ -384,7 +391,8 @@ fn main() -> ExitCode {
         Command::Registry { db, cmd } => admin(&db, &|svc| admin::registry(svc, &cmd)),
         Command::Identity { db, cmd } => admin(&db, &|svc| admin::identity(svc, &cmd)),
         Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
-        Command::Audit { db, limit } => admin(&db, &|svc| admin::audit(svc, limit)),
+        Command::Repository { db, cmd } => admin(&db, &|svc| admin::repository(svc, &cmd)),
+        Command::Audit { db, filter } => admin(&db, &|svc| admin::audit(svc, &filter)),
         Command::TokenCertificate { db } => {
             let result = admin_storage(&db).and_then(|(data_dir, database)| {
                 let store = serve::open_store(database.as_ref(), &data_dir)

@@ -102,11 +102,35 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
 }
 
+/// One page of the audit log, newest first: what the database filters itself (the
+/// registry and identity a record concerns are worked out by the tenancy layer).
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only records with a smaller id (paging backwards).
+    pub before_id: Option<i64>,
+    /// An exact action (`role.assign`) or a family (`role`, meaning `role.*`); letters,
+    /// digits, `.` and `-` only.
+    pub action: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub limit: i64,
+}
+
 /// What wiping a registry's trust data removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Wiped {
     pub repositories: usize,
     pub files: usize,
+}
+
+/// Whose trust data a tenancy change deletes along with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustWipe<'a> {
+    /// Every GUN under a registry's login server (`<host>/...`, host compared
+    /// case-insensitively): content trust disabled or the registry deleted.
+    Host(&'a str),
+    /// Exactly one GUN: a repository reset.
+    Repository(&'a str),
 }
 
 /// Outcome of a tenancy change: applied, or refused because someone else changed the
@@ -142,17 +166,19 @@ pub trait TenancyStore: Send + Sync {
     fn tenancy_generation(&self) -> Result<i64, StoreError>;
     /// In one transaction, if the generation is still `expected_generation`: applies the
     /// changes, deletes every trust file, changefeed-records the deletion and drops the
-    /// server keys of each GUN under `wipe_host` (`<host>/...`, host compared
-    /// case-insensitively), appends the audit record and bumps the generation.
+    /// server keys of each GUN that `wipe` names, appends the audit record and bumps the
+    /// generation (so running servers reload and drop what they cached).
     fn tenancy_apply(
         &self,
         expected_generation: i64,
         changes: &[TenancyChange],
-        wipe_host: Option<&str>,
+        wipe: Option<TrustWipe<'_>>,
         audit: &AuditRecord,
     ) -> Result<Applied, StoreError>;
-    /// The newest `limit` audit records, newest first.
-    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// How many trust files and server keys one GUN has (a reset of nothing is refused).
+    fn repository_holdings(&self, gun: &str) -> Result<(usize, usize), StoreError>;
+    /// Audit records matching `q`, newest first, at most `q.limit`.
+    fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Everything the server persists.

@@ -6,8 +6,8 @@
 //! and use to drop their cached copies.
 
 use super::{
-    from_micros, micros, Applied, AuditRecord, Change, MetaReader, NewMeta, SealedKey, Store,
-    StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, Wiped,
+    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, MetaReader, NewMeta, SealedKey,
+    Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
 };
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
@@ -238,7 +238,7 @@ impl super::TenancyStore for PgStore {
         &self,
         expected_generation: i64,
         changes: &[TenancyChange],
-        wipe_host: Option<&str>,
+        wipe: Option<TrustWipe<'_>>,
         audit: &AuditRecord,
     ) -> Result<Applied, StoreError> {
         self.with(|c| {
@@ -270,27 +270,35 @@ impl super::TenancyStore for PgStore {
                 }
             }
             let mut wiped = Wiped::default();
-            if let Some(host) = wipe_host {
+            if let Some(wipe) = wipe {
                 // Wait for publishes in flight and hold new ones until we commit, so the
                 // DELETE below sees every committed file and nothing slips in behind it.
                 tx.batch_execute("LOCK TABLE tuf_files IN EXCLUSIVE MODE")?;
-                let prefix = format!("{}/", host.to_ascii_lowercase());
-                let len = prefix.chars().count() as i32;
+                // One WHERE clause for both scopes: a host prefix compared
+                // case-insensitively, or one exact GUN.
+                let (clause, a, b): (&str, String, i32) = match wipe {
+                    TrustWipe::Host(host) => {
+                        let prefix = format!("{}/", host.to_ascii_lowercase());
+                        let len = prefix.chars().count() as i32;
+                        ("lower(left(gun, $2)) = $1", prefix, len)
+                    }
+                    TrustWipe::Repository(gun) => ("gun = $1 AND $2 = $2", gun.to_string(), 0),
+                };
                 let guns: Vec<String> = tx
                     .query(
-                        "SELECT DISTINCT gun FROM tuf_files WHERE lower(left(gun, $2)) = $1",
-                        &[&prefix, &len],
+                        &format!("SELECT DISTINCT gun FROM tuf_files WHERE {clause}"),
+                        &[&a, &b],
                     )?
                     .iter()
                     .map(|r| r.get(0))
                     .collect();
                 wiped.files = tx.execute(
-                    "DELETE FROM tuf_files WHERE lower(left(gun, $2)) = $1",
-                    &[&prefix, &len],
+                    &format!("DELETE FROM tuf_files WHERE {clause}"),
+                    &[&a, &b],
                 )? as usize;
                 tx.execute(
-                    "DELETE FROM server_keys WHERE lower(left(gun, $2)) = $1",
-                    &[&prefix, &len],
+                    &format!("DELETE FROM server_keys WHERE {clause}"),
+                    &[&a, &b],
                 )?;
                 for gun in &guns {
                     tx.execute(
@@ -317,11 +325,29 @@ impl super::TenancyStore for PgStore {
         })
     }
 
-    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    fn repository_holdings(&self, gun: &str) -> Result<(usize, usize), StoreError> {
+        self.with(|c| {
+            let files: i64 = c
+                .query_one("SELECT COUNT(*) FROM tuf_files WHERE gun = $1", &[&gun])?
+                .get(0);
+            let keys: i64 = c
+                .query_one("SELECT COUNT(*) FROM server_keys WHERE gun = $1", &[&gun])?
+                .get(0);
+            Ok((files as usize, keys as usize))
+        })
+    }
+
+    fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let (since, until) = (q.since.map(micros), q.until.map(micros));
         let rows = self.with(|c| {
+            // Absent filters are NULL and match everything, so one statement serves all.
             c.query(
-                "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
-                &[&limit],
+                "SELECT id, at, actor, action, target, detail FROM audit_log \
+                 WHERE ($1::BIGINT IS NULL OR id < $1) \
+                   AND ($2::TEXT IS NULL OR action = $2 OR left(action, length($2) + 1) = $2 || '.') \
+                   AND ($3::BIGINT IS NULL OR at >= $3) AND ($4::BIGINT IS NULL OR at <= $4) \
+                 ORDER BY id DESC LIMIT $5",
+                &[&q.before_id, &q.action, &since, &until, &q.limit],
             )
         })?;
         Ok(rows

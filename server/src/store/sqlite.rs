@@ -1,8 +1,8 @@
 //! The SQLite backend: the embedded default, one instance.
 
 use super::{
-    from_micros, micros, Applied, AuditRecord, Change, MetaReader, NewMeta, SealedKey, Store,
-    StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, Wiped,
+    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, MetaReader, NewMeta, SealedKey,
+    Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -360,24 +360,37 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Deletes the trust data of every GUN under `host` inside the open transaction.
-    fn wipe_host(tx: &Connection, host: &str, now: OffsetDateTime) -> Result<Wiped, StoreError> {
-        let prefix = format!("{}/", host.to_ascii_lowercase());
-        let len = prefix.chars().count() as i64;
+    /// Deletes the trust data (files and server keys) of the GUNs `wipe` names inside the
+    /// open transaction, with a changefeed deletion record for each GUN that had files.
+    fn wipe(
+        tx: &Connection,
+        wipe: TrustWipe<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Wiped, StoreError> {
+        // One WHERE clause for both scopes: a host prefix compared case-insensitively, or
+        // one exact GUN.
+        let (clause, a, b): (&str, String, i64) = match wipe {
+            TrustWipe::Host(host) => {
+                let prefix = format!("{}/", host.to_ascii_lowercase());
+                let len = prefix.chars().count() as i64;
+                ("lower(substr(gun, 1, ?2)) = ?1", prefix, len)
+            }
+            TrustWipe::Repository(gun) => ("gun = ?1 AND ?2 = ?2", gun.to_string(), 0),
+        };
         let guns: Vec<String> = {
-            let mut stmt = tx.prepare(
-                "SELECT DISTINCT gun FROM tuf_files WHERE lower(substr(gun, 1, ?2)) = ?1",
-            )?;
-            let rows = stmt.query_map(params![prefix, len], |r| r.get(0))?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT DISTINCT gun FROM tuf_files WHERE {clause}"
+            ))?;
+            let rows = stmt.query_map(params![a, b], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         let files = tx.execute(
-            "DELETE FROM tuf_files WHERE lower(substr(gun, 1, ?2)) = ?1",
-            params![prefix, len],
+            &format!("DELETE FROM tuf_files WHERE {clause}"),
+            params![a, b],
         )?;
         tx.execute(
-            "DELETE FROM server_keys WHERE lower(substr(gun, 1, ?2)) = ?1",
-            params![prefix, len],
+            &format!("DELETE FROM server_keys WHERE {clause}"),
+            params![a, b],
         )?;
         for gun in &guns {
             tx.execute(
@@ -429,7 +442,7 @@ impl super::TenancyStore for SqliteStore {
         &self,
         expected_generation: i64,
         changes: &[TenancyChange],
-        wipe_host: Option<&str>,
+        wipe: Option<TrustWipe<'_>>,
         audit: &AuditRecord,
     ) -> Result<Applied, StoreError> {
         let mut conn = self.conn();
@@ -459,8 +472,8 @@ impl super::TenancyStore for SqliteStore {
                 }
             }
         }
-        let wiped = match wipe_host {
-            Some(host) => Self::wipe_host(&tx, host, audit.at)?,
+        let wiped = match wipe {
+            Some(w) => Self::wipe(&tx, w, audit.at)?,
             None => Wiped::default(),
         };
         tx.execute(
@@ -477,22 +490,47 @@ impl super::TenancyStore for SqliteStore {
         Ok(Applied::Done(wiped))
     }
 
-    fn audit_list(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    fn repository_holdings(&self, gun: &str) -> Result<(usize, usize), StoreError> {
         let conn = self.reader();
-        let mut stmt = conn.prepare(
-            "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+        let count = |sql: &str| -> Result<usize, StoreError> {
+            Ok(conn.query_row(sql, params![gun], |r| r.get::<_, i64>(0))? as usize)
+        };
+        Ok((
+            count("SELECT COUNT(*) FROM tuf_files WHERE gun = ?1")?,
+            count("SELECT COUNT(*) FROM server_keys WHERE gun = ?1")?,
+        ))
+    }
+
+    fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.reader();
+        // Absent filters are NULL and match everything, so one statement serves all queries.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, at, actor, action, target, detail FROM audit_log \
+             WHERE (?1 IS NULL OR id < ?1) \
+               AND (?2 IS NULL OR action = ?2 OR substr(action, 1, length(?2) + 1) = ?2 || '.') \
+               AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at <= ?4) \
+             ORDER BY id DESC LIMIT ?5",
         )?;
-        let rows = stmt.query_map(params![limit], |r| {
-            let detail: String = r.get(5)?;
-            Ok(AuditRecord {
-                id: r.get(0)?,
-                at: from_micros(r.get(1)?),
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![
+                q.before_id,
+                q.action,
+                q.since.map(micros),
+                q.until.map(micros),
+                q.limit
+            ],
+            |r| {
+                let detail: String = r.get(5)?;
+                Ok(AuditRecord {
+                    id: r.get(0)?,
+                    at: from_micros(r.get(1)?),
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

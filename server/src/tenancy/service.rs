@@ -5,7 +5,8 @@
 use super::model::{Identity, IdentityKind, Registry, Role, RoleAssignment, Sku, TrustPolicy};
 use super::{hash_secret, Tenancy, KIND_ASSIGNMENT, KIND_IDENTITY, KIND_REGISTRY};
 use crate::store::{
-    Applied, AuditRecord, StoreError, TenancyChange, TenancyRow, TenancyStore, Wiped,
+    Applied, AuditQuery, AuditRecord, StoreError, TenancyChange, TenancyRow, TenancyStore,
+    TrustWipe, Wiped,
 };
 use std::sync::Arc;
 use thiserror::Error;
@@ -150,10 +151,27 @@ fn delete(kind: &str, name: &str) -> TenancyChange {
     }
 }
 
-/// A planned change: rows, an optional registry host whose trust data goes, the audit entry.
+/// Whose trust data a planned change deletes.
+enum Wipe {
+    /// Every repository under a registry's login server.
+    Host(String),
+    /// One repository (GUN).
+    Repository(String),
+}
+
+impl Wipe {
+    fn scope(&self) -> TrustWipe<'_> {
+        match self {
+            Wipe::Host(h) => TrustWipe::Host(h),
+            Wipe::Repository(g) => TrustWipe::Repository(g),
+        }
+    }
+}
+
+/// A planned change: rows, whose trust data goes with it, the audit entry.
 struct Plan<T> {
     changes: Vec<TenancyChange>,
-    wipe_host: Option<String>,
+    wipe: Option<Wipe>,
     action: &'static str,
     target: String,
     detail: serde_json::Value,
@@ -295,7 +313,7 @@ impl AdminService {
             match self.store.tenancy_apply(
                 t.generation,
                 &p.changes,
-                p.wipe_host.as_deref(),
+                p.wipe.as_ref().map(Wipe::scope),
                 &audit,
             )? {
                 Applied::Done(wiped) => {
@@ -362,7 +380,7 @@ impl AdminService {
             };
             Ok(Plan {
                 changes: vec![row(KIND_REGISTRY, &registry.name, &registry)?],
-                wipe_host: None,
+                wipe: None,
                 action: "registry.create",
                 target: registry.name.clone(),
                 detail: registry.view(),
@@ -418,7 +436,7 @@ impl AdminService {
             }
             Ok(Plan {
                 changes: vec![row(KIND_REGISTRY, &reg.name, &reg)?],
-                wipe_host: None,
+                wipe: None,
                 action: "registry.update",
                 target: reg.name.clone(),
                 detail: reg.view(),
@@ -444,7 +462,7 @@ impl AdminService {
             );
             Ok(Plan {
                 changes,
-                wipe_host: Some(reg.login_server.clone()),
+                wipe: Some(Wipe::Host(reg.login_server.clone())),
                 action: "registry.delete",
                 target: reg.name.clone(),
                 detail: serde_json::json!({"loginServer": reg.login_server}),
@@ -492,7 +510,7 @@ impl AdminService {
             Ok(Plan {
                 changes: vec![row(KIND_REGISTRY, &reg.name, &reg)?],
                 // Disabling always wipes, even when already disabled: nothing may survive.
-                wipe_host: (!enable).then(|| reg.login_server.clone()),
+                wipe: (!enable).then(|| Wipe::Host(reg.login_server.clone())),
                 action: if enable {
                     "content-trust.enable"
                 } else {
@@ -531,7 +549,7 @@ impl AdminService {
             };
             Ok(Plan {
                 changes: vec![row(KIND_IDENTITY, name, &identity)?],
-                wipe_host: None,
+                wipe: None,
                 action: "identity.add",
                 target: name.into(),
                 detail: identity.view(),
@@ -559,7 +577,7 @@ impl AdminService {
             changes.extend(held.iter().map(|a| delete(KIND_ASSIGNMENT, &a.key())));
             Ok(Plan {
                 changes,
-                wipe_host: None,
+                wipe: None,
                 action: "identity.remove",
                 target: name.into(),
                 detail: serde_json::json!({"rolesRevoked": held}),
@@ -607,7 +625,7 @@ impl AdminService {
             }
             Ok(Plan {
                 changes: vec![row(KIND_ASSIGNMENT, &a.key(), &a)?],
-                wipe_host: None,
+                wipe: None,
                 action: "role.assign",
                 target: scope_name(&a),
                 detail: serde_json::to_value(&a).unwrap_or_default(),
@@ -627,7 +645,7 @@ impl AdminService {
             }
             Ok(Plan {
                 changes: vec![delete(KIND_ASSIGNMENT, &a.key())],
-                wipe_host: None,
+                wipe: None,
                 action: "role.revoke",
                 target: scope_name(a),
                 detail: serde_json::to_value(a).unwrap_or_default(),
@@ -654,8 +672,180 @@ impl AdminService {
     }
 
     pub fn audit(&self, limit: i64) -> Result<Vec<AuditRecord>, AdminError> {
-        Ok(self.store.audit_list(limit.clamp(1, 10_000))?)
+        self.audit_filtered(&AuditFilter::default(), limit)
     }
+
+    /// The newest `limit` audit records that match `f`, newest first. Action and time are
+    /// filtered by the database; registry and identity here, page by page, so a narrow
+    /// filter over years of log never loads it whole.
+    pub fn audit_filtered(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, AdminError> {
+        let limit = limit.clamp(1, 10_000);
+        if let Some(a) = &f.action {
+            let ok = !a.is_empty()
+                && a.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                });
+            if !ok {
+                return Err(AdminError::Invalid(format!(
+                    "action '{a}' must be an action such as role.assign or a family such as role"
+                )));
+            }
+        }
+        if let (Some(s), Some(u)) = (f.since, f.until) {
+            if s > u {
+                return Err(AdminError::Invalid(
+                    "the start of the time range is after its end".into(),
+                ));
+            }
+        }
+        let narrow = f.registry.is_some() || f.identity.is_some();
+        let mut q = AuditQuery {
+            before_id: None,
+            action: f.action.clone(),
+            since: f.since,
+            until: f.until,
+            limit: if narrow { 500 } else { limit },
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.audit_list(&q)?;
+            let last = page.last().map(|r| r.id);
+            out.extend(page.into_iter().filter(|r| f.matches(r)));
+            if !narrow || out.len() >= limit as usize || last.is_none() {
+                break;
+            }
+            q.before_id = last;
+        }
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// How many trust files and server keys the server holds for a GUN; a GUN with
+    /// neither is `NotFound`.
+    pub fn repository_holdings(&self, gun: &str) -> Result<(usize, usize), AdminError> {
+        check_gun(gun)?;
+        let (files, keys) = self.store.repository_holdings(gun)?;
+        if files == 0 && keys == 0 {
+            return Err(AdminError::NotFound {
+                what: "repository with trust data",
+                name: gun.into(),
+            });
+        }
+        Ok((files, keys))
+    }
+
+    /// Removes one repository's trust data — every version of every role and the
+    /// server-held keys — in one audited transaction, so it can start again with a new
+    /// root (a lost root key leaves no other way out). Refused when the server holds
+    /// nothing for that GUN.
+    pub fn reset_repository(&self, gun: &str) -> Result<Wiped, AdminError> {
+        let (files, keys) = self.repository_holdings(gun)?;
+        let (_, wiped) = self.apply(|t| {
+            let registry = t.resolve_gun(gun).map(|(r, _)| r.name.clone());
+            Ok(Plan {
+                changes: Vec::new(),
+                wipe: Some(Wipe::Repository(gun.to_string())),
+                action: "repository.reset",
+                target: gun.into(),
+                detail: serde_json::json!({"registry": registry, "files": files, "serverKeys": keys}),
+                result: (),
+            })
+        })?;
+        Ok(wiped)
+    }
+
+    /// Replaces an identity's password. Its roles stay; refresh tokens issued against the
+    /// old password stop working (they carry a fingerprint of the password hash).
+    pub fn set_password(&self, name: &str, secret: &str) -> Result<Identity, AdminError> {
+        check_secret(secret)?;
+        let hash = hash_secret(secret)?;
+        let (identity, _) = self.apply(|t| {
+            let Some(current) = t.identities.get(name) else {
+                if t.registries.contains_key(name) {
+                    return Err(AdminError::Invalid(format!(
+                        "'{name}' is the admin user of registry '{name}': use `registry update {name} --regenerate-admin-password`"
+                    )));
+                }
+                return Err(AdminError::NotFound {
+                    what: "identity",
+                    name: name.into(),
+                });
+            };
+            let identity = Identity {
+                secret_hash: hash.clone(),
+                ..current.clone()
+            };
+            let roles = t.assignments.iter().filter(|a| a.identity == name).count();
+            Ok(Plan {
+                changes: vec![row(KIND_IDENTITY, name, &identity)?],
+                wipe: None,
+                action: "identity.set-password",
+                target: name.into(),
+                detail: serde_json::json!({"rolesKept": roles}),
+                result: identity,
+            })
+        })?;
+        Ok(identity)
+    }
+}
+
+/// Which audit records to show; every field that is set must match.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Records about this registry: its own changes, role changes on it, repository
+    /// resets under it.
+    pub registry: Option<String>,
+    /// Records about this identity: its own changes and the roles it was given or lost.
+    pub identity: Option<String>,
+    /// An action (`role.assign`) or a family (`role`).
+    pub action: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+impl AuditFilter {
+    fn matches(&self, r: &AuditRecord) -> bool {
+        let family = r.action.split('.').next().unwrap_or("");
+        let registry = match family {
+            "registry" | "content-trust" => Some(r.target.as_str()),
+            _ => r.detail.get("registry").and_then(|v| v.as_str()),
+        };
+        let identity = match family {
+            "identity" => Some(r.target.as_str()),
+            _ => r.detail.get("identity").and_then(|v| v.as_str()),
+        };
+        self.registry
+            .as_deref()
+            .is_none_or(|want| registry == Some(want))
+            && self
+                .identity
+                .as_deref()
+                .is_none_or(|want| identity == Some(want))
+    }
+}
+
+/// A GUN as the trust routes accept it: no empty or dot segments, no control characters
+/// or whitespace, at most 255 bytes.
+fn check_gun(gun: &str) -> Result<(), AdminError> {
+    let bad = gun.is_empty()
+        || gun.len() > 255
+        || gun.contains('*')
+        || gun
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        || gun
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad {
+        return Err(AdminError::Invalid(format!(
+            "'{gun}' is not a repository name (GUN) such as registry.example.com/team/app"
+        )));
+    }
+    Ok(())
 }
 
 /// `registry` or `registry/repository`, for messages and the audit target.
