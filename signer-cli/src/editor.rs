@@ -6,9 +6,9 @@
 use crate::context::Context;
 use crate::error::CliError;
 use crate::transport::Transport;
-use crate::trusted_repo::{self, TrustedRepo};
+use crate::trusted_repo::{self, TrustedRepo, UnverifiedRole};
 use signet_keys::{KeyId, PrivateKey, PublicKey};
-use signet_tuf::{FileMeta, GoTime, Root, Snapshot, Targets};
+use signet_tuf::{FileMeta, GoTime, Root, SignedTargets, Snapshot, Targets};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use time::{Duration, OffsetDateTime};
@@ -27,6 +27,11 @@ pub struct Editor<'a> {
     root_dirty: bool,
     /// Current typed targets files by role (`targets` and delegations).
     files: BTreeMap<String, Targets>,
+    /// The verified delegation files as the server holds them (their signatures decide
+    /// whether a change of keys leaves them verifiable).
+    signed: BTreeMap<String, SignedTargets>,
+    /// Delegations whose current file does not verify: a new file continues their version.
+    unverified: BTreeMap<String, UnverifiedRole>,
     dirty: BTreeSet<String>,
     pub initialized: bool,
     /// Root keys of the root being replaced (they sign a rotated root too).
@@ -79,6 +84,8 @@ impl<'a> Editor<'a> {
             root: repo.root.signed.clone(),
             root_dirty: false,
             files,
+            signed: repo.delegations.clone(),
+            unverified: repo.unverified.clone(),
             dirty: BTreeSet::new(),
             initialized: false,
             previous_root_keys: BTreeMap::new(),
@@ -128,6 +135,8 @@ impl<'a> Editor<'a> {
             root,
             root_dirty: false,
             files,
+            signed: BTreeMap::new(),
+            unverified: BTreeMap::new(),
             dirty: BTreeSet::new(),
             initialized: true,
             previous_root_keys: BTreeMap::new(),
@@ -155,11 +164,14 @@ impl<'a> Editor<'a> {
         }
     }
 
+    /// The file of a role, a new empty one when it has none (or only one that does not
+    /// verify, whose tags are not carried over: nobody vouches for them).
     fn file_mut(&mut self, role: &str) -> &mut Targets {
         let now = self.now;
+        let version = self.unverified.get(role).map_or(0, |u| u.version);
         self.files.entry(role.to_string()).or_insert_with(|| {
             let mut t = Targets::new(GoTime::from_instant(now + TARGETS_EXPIRY));
-            t.version = 0;
+            t.version = version;
             t
         })
     }
@@ -333,10 +345,16 @@ impl<'a> Editor<'a> {
     }
 
     /// Removes `targets/<name>` and its keys from `targets/releases` (keys another signer
-    /// still uses stay). Refuses to leave releases keyless or below its threshold unless forced.
-    pub fn remove_signer(&mut self, name: &str, force: bool) -> Result<(), CliError> {
+    /// still uses stay). Refuses, unless forced, to leave releases keyless or below its
+    /// threshold, or to leave its current file signed by too few of the remaining keys when
+    /// no remaining key is in the key store to sign it again (docker pull would then find no
+    /// trusted tag, and nobody could sign). Returns warnings for what `force` let through.
+    pub fn remove_signer(&mut self, name: &str, force: bool) -> Result<Vec<String>, CliError> {
         let role = format!("targets/{name}");
         let gun = self.gun.clone();
+        let held = self.held_canonical_ids()?;
+        let mut warnings = Vec::new();
+        let releases_file = self.signed.get("targets/releases").cloned();
         let t = self.file_mut("targets");
         let Some(d) = t.delegation(&role).cloned() else {
             return Err(fail(&gun, format!("no signer {name:?}")));
@@ -354,6 +372,7 @@ impl<'a> Editor<'a> {
             .filter(|k| !still_used.contains(*k))
             .cloned()
             .collect();
+        let mut resign_releases = false;
         if let Some(rel) = t.delegation("targets/releases").cloned() {
             let left = rel.key_ids().iter().filter(|k| !drop.contains(k)).count();
             if (left == 0 || (left as i64) < rel.threshold) && !force {
@@ -366,14 +385,51 @@ impl<'a> Editor<'a> {
                 t.remove_delegation("targets/releases");
             } else {
                 t.remove_delegation_keys("targets/releases", &drop);
+                let remaining = t
+                    .delegation_keys("targets/releases")
+                    .map_err(|e| fail(&gun, e))?;
+                let still_verifies = releases_file
+                    .as_ref()
+                    .is_none_or(|f| f.verify_threshold(&remaining).is_ok());
+                let can_resign = remaining
+                    .keys
+                    .values()
+                    .any(|k| k.canonical_id().is_ok_and(|id| held.contains(&id)));
+                if !still_verifies && can_resign {
+                    resign_releases = true;
+                } else if !still_verifies {
+                    let tags: Vec<String> = releases_file
+                        .as_ref()
+                        .map(|f| f.signed.target_map().keys().cloned().collect())
+                        .unwrap_or_default();
+                    let tags = if tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (its tags: {})", tags.join(", "))
+                    };
+                    let what = format!(
+                        "removing signer {name} will make {gun} unpullable/unsignable: targets/releases{tags} is signed with {name}'s key and no remaining signer's key is in this trust directory to sign it again"
+                    );
+                    if !force {
+                        return Err(CliError::Refused(format!(
+                            "{what}; have a remaining signer sign the tags first, or pass --force"
+                        )));
+                    }
+                    warnings.push(format!("warning: {what}"));
+                }
             }
         }
         self.touch("targets");
-        Ok(())
+        if resign_releases {
+            self.touch("targets/releases");
+        }
+        Ok(warnings)
     }
 
-    /// Signs every changed role and publishes them in one update.
-    pub fn publish(self) -> Result<Vec<String>, CliError> {
+    /// Signs every changed role and publishes them in one update. Nothing is sent unless
+    /// every changed role could be signed; once the server accepted the update, a failure to
+    /// read it back is a warning, not an error (the change is made).
+    pub fn publish(self) -> Result<Published, CliError> {
         let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
         if self.root_dirty {
             let keys = self
@@ -429,7 +485,7 @@ impl<'a> Editor<'a> {
             parts.push((role.clone(), raw));
         }
         if parts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Published::default());
         }
         // The snapshot goes along only when we hold its key; otherwise the server makes it.
         if let Some(prev) = &self.snapshot {
@@ -454,15 +510,36 @@ impl<'a> Editor<'a> {
         }
         self.transport.publish(&self.gun, &parts)?;
         // Refresh the local cache from the server so later commands start from what it holds.
-        trusted_repo::fetch(
+        let warnings = match trusted_repo::fetch(
             self.transport.as_ref(),
             &self.ctx.trust_dir,
             &self.gun,
             OffsetDateTime::now_utc(),
             false,
-        )?;
-        Ok(parts.into_iter().map(|(r, _)| r).collect())
+        ) {
+            Ok(Some(repo)) => repo.warnings,
+            Ok(None) => vec![format!(
+                "warning: {}: published, but the server now has no trust data for it",
+                self.gun
+            )],
+            Err(e) => vec![format!(
+                "warning: published, but reading it back failed: {e}"
+            )],
+        };
+        Ok(Published {
+            roles: parts.into_iter().map(|(r, _)| r).collect(),
+            warnings,
+        })
     }
+}
+
+/// What an update published.
+#[derive(Default)]
+pub struct Published {
+    /// The roles the update carried.
+    pub roles: Vec<String>,
+    /// Warnings from reading the repository back.
+    pub warnings: Vec<String>,
 }
 
 /// Reads a signer's public key: a `PUBLIC KEY` PEM (as `docker trust key generate` writes) or

@@ -22,6 +22,11 @@ pub struct TrustedRepo {
     pub targets: SignedTargets,
     /// Delegated roles that verified, by name (expired ones are left out with a warning).
     pub delegations: BTreeMap<String, SignedTargets>,
+    /// Delegated roles whose file is not signed by enough of the keys their parent lists now
+    /// (a signer was removed after signing, by this or another client). Like notary's client,
+    /// they are skipped with a warning, so the holder of the targets key can still repair the
+    /// repository; the version is kept so a new file can follow it.
+    pub unverified: BTreeMap<String, UnverifiedRole>,
     pub warnings: Vec<String>,
 }
 
@@ -185,6 +190,7 @@ pub fn fetch(
 
     // Delegations, depth first; ones missing from the snapshot are skipped like notary does.
     let mut delegations = BTreeMap::new();
+    let mut unverified = BTreeMap::new();
     let mut stack: Vec<(String, SignedTargets)> = vec![("targets".into(), targets.clone())];
     while let Some((_, parent)) = stack.pop() {
         for d in parent.signed.delegated_roles() {
@@ -195,9 +201,25 @@ pub fn fetch(
                 .signed
                 .delegation_keys(&d.name)
                 .map_err(|e| ctx.fail(&d.name, e))?;
-            file.verify_threshold(&keys)
-                .map_err(|e| ctx.fail(&d.name, e))?;
             check_rollback(&ctx, trust_dir, &d.name, file.version())?;
+            match file.verify_threshold(&keys) {
+                Ok(_) => {}
+                Err(e @ (TufError::ThresholdNotMet { .. } | TufError::NoSignatures { .. })) => {
+                    let reason = ctx.fail(&d.name, e).to_string();
+                    warnings.push(format!(
+                        "warning: {reason}; skipping it (its tags are not trusted until a current signer signs it again)"
+                    ));
+                    unverified.insert(
+                        d.name.clone(),
+                        UnverifiedRole {
+                            version: file.version(),
+                            reason,
+                        },
+                    );
+                    continue;
+                }
+                Err(e) => return Err(ctx.fail(&d.name, e)),
+            }
             if let Err(e) = file.check_expiry(&d.name, now) {
                 warnings.push(format!("warning: {gun}: {e}; skipping it"));
                 continue;
@@ -221,6 +243,7 @@ pub fn fetch(
         snapshot,
         targets,
         delegations,
+        unverified,
         warnings,
     }))
 }
@@ -321,6 +344,13 @@ fn fetch_targets(
     meta.check_hashes(role, &raw)
         .map_err(|e| ctx.fail(role, format!("{e} (mix-and-match?)")))?;
     Ok(Some(ctx.parse(role, &raw)?))
+}
+
+/// A delegated role file left out because its signatures do not meet its threshold.
+#[derive(Clone, Debug)]
+pub struct UnverifiedRole {
+    pub version: i64,
+    pub reason: String,
 }
 
 /// A signed tag with the roles that sign that exact digest.

@@ -423,6 +423,7 @@ pub struct Rotated {
     pub gun: String,
     pub role: String,
     pub key_id: KeyId,
+    pub warnings: Vec<String>,
 }
 
 impl Report for Rotated {
@@ -435,6 +436,10 @@ impl Report for Rotated {
             "Successfully rotated {} key for {}: new key {}",
             self.role, self.gun, self.key_id
         )
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }
 
@@ -462,10 +467,11 @@ pub fn rotate(
         )))
         }
     };
-    ed.publish()?;
+    let published = ed.publish()?;
     Ok(Rotated {
         gun: image.gun.clone(),
         role: role.to_string(),
         key_id,
+        warnings: published.warnings,
     })
 }

@@ -13,6 +13,7 @@ pub struct Revoked {
     pub tag: Option<String>,
     /// Roles the signature was removed from.
     pub roles: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// The question a front end asks before revoking.
@@ -26,11 +27,12 @@ pub fn question(image: &ImageRef) -> String {
 pub fn revoke(ctx: &Context, image: &ImageRef) -> Result<Revoked, CliError> {
     let mut ed = Editor::open_existing(ctx, &image.gun)?;
     let roles = ed.revoke(image.tag.as_deref())?;
-    ed.publish()?;
+    let published = ed.publish()?;
     Ok(Revoked {
         gun: image.gun.clone(),
         tag: image.tag.clone(),
         roles,
+        warnings: published.warnings,
     })
 }
 
@@ -49,5 +51,9 @@ impl Report for Revoked {
                 .unwrap_or_default(),
             self.roles.join(", ")
         )
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }

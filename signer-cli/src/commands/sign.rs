@@ -25,6 +25,7 @@ pub struct Signed {
     pub roles: Vec<String>,
     /// The repository had no trust data and was initialised.
     pub initialized: bool,
+    pub warnings: Vec<String>,
 }
 
 /// `sha256:<64 hex>` (or the bare hex) as bytes.
@@ -55,7 +56,7 @@ pub fn sign(ctx: &Context, image: &ImageRef, manifest: Manifest) -> Result<Signe
     let mut ed = Editor::open(ctx, &image.gun)?;
     let initialized = ed.initialized;
     let roles = ed.add_tag(&tag, sha256, size)?;
-    ed.publish()?;
+    let published = ed.publish()?;
     Ok(Signed {
         gun: image.gun.clone(),
         tag,
@@ -63,6 +64,7 @@ pub fn sign(ctx: &Context, image: &ImageRef, manifest: Manifest) -> Result<Signe
         size,
         roles,
         initialized,
+        warnings: published.warnings,
     })
 }
 
@@ -83,5 +85,9 @@ impl Report for Signed {
             self.roles.join(", ")
         ));
         out
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }

@@ -16,6 +16,7 @@ pub struct SignerAdded {
     pub keys: Vec<PublicKey>,
     /// The repository had no trust data and was initialised.
     pub initialized: bool,
+    pub warnings: Vec<String>,
 }
 
 /// Adds `name` with `keys` to one repository, initialising it if it has no trust data.
@@ -28,12 +29,13 @@ pub fn add(
     let mut ed = Editor::open(ctx, gun)?;
     let initialized = ed.initialized;
     ed.add_signer(name, keys.to_vec())?;
-    ed.publish()?;
+    let published = ed.publish()?;
     Ok(SignerAdded {
         gun: gun.to_string(),
         signer: name.to_string(),
         keys: keys.to_vec(),
         initialized,
+        warnings: published.warnings,
     })
 }
 
@@ -54,11 +56,17 @@ impl Report for SignerAdded {
         ));
         out
     }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
 }
 
 pub struct SignerRemoved {
     pub gun: String,
     pub signer: String,
+    /// What `--force` let through, and warnings from reading the repository back.
+    pub warnings: Vec<String>,
 }
 
 /// The question a front end asks before removing a signer.
@@ -66,8 +74,9 @@ pub fn remove_question(name: &str, images: &[String]) -> String {
     format!("Remove signer {name} from {}?", images.join(", "))
 }
 
-/// Removes `name` from one repository; `force` allows leaving `targets/releases` without
-/// enough keys.
+/// Removes `name` from one repository. Refused, before anything is published, when the
+/// removal would leave `targets/releases` without enough keys or signed by too few of the
+/// remaining ones (its tags unpullable) — unless `force`.
 pub fn remove(
     ctx: &Context,
     gun: &str,
@@ -75,11 +84,12 @@ pub fn remove(
     force: bool,
 ) -> Result<SignerRemoved, CliError> {
     let mut ed = Editor::open_existing(ctx, gun)?;
-    ed.remove_signer(name, force)?;
-    ed.publish()?;
+    let mut warnings = ed.remove_signer(name, force)?;
+    warnings.extend(ed.publish()?.warnings);
     Ok(SignerRemoved {
         gun: gun.to_string(),
         signer: name.to_string(),
+        warnings,
     })
 }
 
@@ -90,5 +100,9 @@ impl Report for SignerRemoved {
 
     fn human(&self) -> String {
         format!("Successfully removed {} from {}", self.signer, self.gun)
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }

@@ -125,3 +125,96 @@ fn root_rotation_is_followed_by_a_client_trusting_the_old_root() {
         Some(2)
     );
 }
+
+/// A signer key whose private half is not in this trust directory.
+fn foreign_signer(dir: &std::path::Path, name: &str) -> signet_keys::PublicKey {
+    let key = signet_keys::PrivateKey::generate_ecdsa();
+    let path = dir.join(format!("{name}.pub"));
+    std::fs::write(
+        &path,
+        signet_keys::key_file::encode_public(&key.public_key(), name),
+    )
+    .expect("write public key");
+    signer::read_public_key(&path).expect("public key")
+}
+
+#[test]
+fn removing_the_signer_of_releases_is_refused_before_publishing_unless_forced() {
+    let s = setup();
+    let dir = s.ctx.trust_dir.parent().expect("parent").to_path_buf();
+    let alice = key::generate(&s.ctx, "alice", &dir).expect("generate");
+    let alice = signer::read_public_key(&alice.public_key).expect("public key");
+    signer::add(&s.ctx, GUN, "alice", &[alice]).expect("add alice");
+    sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign v1");
+    signer::add(&s.ctx, GUN, "ci", &[foreign_signer(&dir, "ci")]).expect("add ci");
+    let published = s.server.updates().len();
+
+    let err = signer::remove(&s.ctx, GUN, "alice", false)
+        .err()
+        .expect("refused");
+    assert_eq!(err.exit_code(), 1);
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "removing signer alice will make registry.test:5000/team/app unpullable/unsignable"
+        ) && msg.contains("(its tags: v1)")
+            && msg.contains("--force"),
+        "{msg}"
+    );
+    assert_eq!(s.server.updates().len(), published, "nothing published");
+    assert_eq!(
+        verify::verify(&s.ctx, GUN, "v1")
+            .expect("still verifies")
+            .sha256,
+        [1; 32]
+    );
+
+    // Forced: published, with the warning; releases no longer verifies and is skipped.
+    let removed = signer::remove(&s.ctx, GUN, "alice", true).expect("forced");
+    assert!(removed.warnings[0].contains("unpullable/unsignable"));
+    let err = verify::verify(&s.ctx, GUN, "v1")
+        .err()
+        .expect("v1 untrusted");
+    assert!(matches!(err, CliError::NoSuchTag { .. }), "{err}");
+    // The repository stays repairable by the targets key holder.
+    let bob = key::generate(&s.ctx, "bob", &dir).expect("generate bob");
+    let bob = signer::read_public_key(&bob.public_key).expect("public key");
+    signer::add(&s.ctx, GUN, "bob", &[bob]).expect("add bob to the broken repository");
+    let signed = sign::sign(&s.ctx, &image("v1"), given(3)).expect("bob signs v1 again");
+    assert!(signed.roles.contains(&"targets/releases".to_string()));
+    assert_eq!(
+        verify::verify(&s.ctx, GUN, "v1")
+            .expect("verifies again")
+            .sha256,
+        [3; 32]
+    );
+}
+
+#[test]
+fn removing_a_signer_re_signs_releases_with_a_remaining_key_this_client_holds() {
+    let s = setup();
+    let dir = s.ctx.trust_dir.parent().expect("parent").to_path_buf();
+    for name in ["alice", "ci"] {
+        let k = key::generate(&s.ctx, name, &dir).expect("generate");
+        let k = signer::read_public_key(&k.public_key).expect("public key");
+        if name == "alice" {
+            signer::add(&s.ctx, GUN, name, &[k]).expect("add");
+            sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign v1");
+        } else {
+            signer::add(&s.ctx, GUN, name, &[k]).expect("add");
+        }
+    }
+    let removed = signer::remove(&s.ctx, GUN, "alice", false).expect("remove alice");
+    assert!(removed.warnings.is_empty(), "{:?}", removed.warnings);
+    let last = s.server.updates().pop().expect("an update");
+    assert_eq!(
+        last.1,
+        vec!["targets".to_string(), "targets/releases".to_string()]
+    );
+    assert_eq!(
+        verify::verify(&s.ctx, GUN, "v1")
+            .expect("still verifies")
+            .sha256,
+        [1; 32]
+    );
+}

@@ -1,0 +1,155 @@
+//! What a new user trips on (issue 16), each step with the real `signet` binary against a
+//! running Signet, read back by docker 28 where the issue asks for it.
+
+use signet_interop::*;
+use std::path::Path;
+use std::process::Command;
+
+const REPO: &str = "192.0.2.1:5000/app";
+const DIGEST: &str = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+/// `signet` with a docker CLI's environment (DOCKER_CONFIG, trust server, passphrases).
+fn signet(docker: &DockerCli, args: &[&str]) -> Run {
+    let c = docker.command();
+    let mut s = Command::new(env!("CARGO_BIN_EXE_signet"));
+    for (k, v) in c.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    s.env_remove("DOCKER_HOST")
+        .stdin(std::process::Stdio::null());
+    let o = s.args(args).output().expect("run signet");
+    Run {
+        status: o.status,
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+/// Asserts the exit code and that stderr holds `needle`; returns stderr.
+fn fails(r: Run, code: i32, needle: &str) -> String {
+    assert_eq!(r.status.code(), Some(code), "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(needle), "{:?} lacks {needle:?}", r.stderr);
+    r.stderr
+}
+
+/// A signer's public key file whose private half is in nobody's trust directory here.
+fn foreign_public_key(dir: &Path, name: &str) -> String {
+    let key = signet_keys::PrivateKey::generate_ecdsa();
+    let path = dir.join(format!("{name}.pub"));
+    std::fs::write(
+        &path,
+        signet_keys::key_file::encode_public(&key.public_key(), name),
+    )
+    .expect("write public key");
+    path.display().to_string()
+}
+
+/// `docker trust inspect`'s signers and signed tags (tag, digest, signers).
+fn docker_inspect(docker: &DockerCli) -> (Vec<String>, Vec<(String, String, String)>) {
+    let r = docker
+        .run(&["trust", "inspect", REPO])
+        .ok("docker trust inspect");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let signers = v[0]["Signers"]
+        .as_array()
+        .expect("signers")
+        .iter()
+        .map(|s| s["Name"].as_str().unwrap_or("").to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let tags = v[0]["SignedTags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| {
+            (
+                t["SignedTag"].as_str().unwrap_or("").to_string(),
+                t["Digest"].as_str().unwrap_or("").to_string(),
+                t["Signers"].to_string(),
+            )
+        })
+        .collect();
+    (signers, tags)
+}
+
+/// Item 1: removing the signer whose key signed `targets/releases` is refused before anything
+/// is published; forced, the repository stays repairable by the targets key holder.
+#[test]
+fn signer_remove_never_breaks_a_repository_silently() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let keys = tempfile::tempdir().expect("tempdir");
+    let dir = keys.path().to_str().expect("utf-8 path");
+    signet(&docker, &["key", "generate", "alice", "--dir", dir]).ok("generate alice");
+    let alice = format!("{dir}/alice.pub");
+    signet(&docker, &["signer", "add", "alice", REPO, "--key", &alice]).ok("add alice");
+    let tag = format!("{REPO}:v1");
+    let sign = ["sign", tag.as_str(), "--digest", DIGEST, "--size", "523"];
+    signet(&docker, &sign).ok("alice signs v1");
+    let ci = foreign_public_key(keys.path(), "ci");
+    signet(&docker, &["signer", "add", "ci", REPO, "--key", &ci]).ok("add ci");
+    let before = docker_inspect(&docker);
+
+    let err = fails(
+        signet(&docker, &["signer", "remove", "alice", REPO, "--yes"]),
+        1,
+        "removing signer alice will make 192.0.2.1:5000/app unpullable/unsignable",
+    );
+    assert!(
+        err.contains("(its tags: v1)") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Nothing was published: docker reads the same repository, signet still verifies.
+    assert_eq!(docker_inspect(&docker), before);
+    assert_eq!(before.0, vec!["alice".to_string(), "ci".to_string()]);
+    let v = signet(&docker, &["verify", &tag]).ok("verify after refusal");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+
+    // Forced: the warning names the consequence; v1 is no longer trusted, by docker either.
+    let forced = signet(
+        &docker,
+        &["signer", "remove", "alice", REPO, "--yes", "--force"],
+    )
+    .ok("forced removal");
+    assert!(
+        forced.stderr.contains("unpullable/unsignable"),
+        "{}",
+        forced.stderr
+    );
+    assert!(forced
+        .stdout
+        .contains("Successfully removed alice from 192.0.2.1:5000/app"));
+    let (signers, tags) = docker_inspect(&docker);
+    assert_eq!(signers, vec!["ci".to_string()]);
+    assert!(tags.is_empty(), "docker trusts no tag now: {tags:?}");
+    fails(
+        signet(&docker, &["verify", &tag]),
+        3,
+        "no signed tag \"v1\"",
+    );
+
+    // The holder of the targets key repairs it: a new signer, who signs v1 again.
+    signet(&docker, &["key", "generate", "bob", "--dir", dir]).ok("generate bob");
+    let bob = format!("{dir}/bob.pub");
+    signet(&docker, &["signer", "add", "bob", REPO, "--key", &bob]).ok("add bob");
+    signet(&docker, &sign).ok("bob signs v1");
+    let (signers, tags) = docker_inspect(&docker);
+    assert_eq!(signers, vec!["bob".to_string(), "ci".to_string()]);
+    assert_eq!(
+        tags,
+        vec![(
+            "v1".to_string(),
+            DIGEST.trim_start_matches("sha256:").to_string(),
+            "[\"bob\"]".to_string()
+        )]
+    );
+    let v = signet(&docker, &["verify", &tag]).ok("verify after repair");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+}
