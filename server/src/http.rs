@@ -818,11 +818,9 @@ impl App {
                     serde_json::Value::from(role),
                 ));
             }
-            // Syntax only (nothing is built; validation parses the files again). UTF-8 is
-            // checked on its own since skipped strings are not decoded.
-            if std::str::from_utf8(&p.body).is_err()
-                || serde_json::from_slice::<serde::de::IgnoredAny>(&p.body).is_err()
-            {
+            // The envelope's shape, as notary-server decodes it, and no repeated keys (nothing
+            // is built; validation parses the files again).
+            if signet_tuf::upload_shape::check(&p.body).is_err() {
                 return Err(ApiError::new(ErrorCode::MalformedJson));
             }
             uploads.push(Upload {

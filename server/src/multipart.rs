@@ -94,41 +94,57 @@ pub fn parse(body: &[u8], boundary: &str, max_part: usize) -> Result<Vec<Part>, 
     }
 }
 
-/// The `filename` parameter of the Content-Disposition header, unquoted but not cleaned.
+/// The `filename` parameter of the (first) Content-Disposition header, unquoted but not
+/// cleaned. `None` when it is absent, when the parameters cannot be read, or when `filename`
+/// is given twice: Go's parameter parser refuses such a header, so notary-server sees no file
+/// name (and answers `NO_FILENAME`) rather than picking one of the two.
 fn filename_of(headers: &str) -> Option<String> {
-    for line in headers.split("\r\n") {
+    let value = headers.split("\r\n").find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        if !name.trim().eq_ignore_ascii_case("content-disposition") {
-            continue;
+        name.trim()
+            .eq_ignore_ascii_case("content-disposition")
+            .then_some(value)
+    })?;
+    // Past the disposition type (`form-data`).
+    let mut rest = &value[value.find(';')? + 1..];
+    let mut found = None;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return found;
         }
-        let mut rest = value;
-        while let Some(i) = rest.find(';') {
-            rest = &rest[i + 1..];
-            let param = rest.trim_start();
-            let Some((k, v)) = param.split_once('=') else {
-                continue;
-            };
-            if !k.trim().eq_ignore_ascii_case("filename") {
-                continue;
+        let (key, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (param, tail) = match after.strip_prefix('"') {
+            Some(quoted) => unquote(quoted)?,
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (after[..end].trim_end().to_string(), &after[end..])
             }
-            let v = v.trim_start();
-            if let Some(q) = v.strip_prefix('"') {
-                let mut out = String::new();
-                let mut chars = q.chars();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                out.push(n)
-                            }
-                        }
-                        '"' => return Some(out),
-                        c => out.push(c),
-                    }
-                }
+        };
+        if key.trim().eq_ignore_ascii_case("filename") {
+            if found.is_some() {
                 return None;
             }
-            return Some(v.split(';').next().unwrap_or("").trim().to_string());
+            found = Some(param);
+        }
+        rest = tail.trim_start();
+        if rest.is_empty() {
+            return found;
+        }
+        rest = rest.strip_prefix(';')?;
+    }
+}
+
+/// A quoted-string (after its opening quote): the value and what follows the closing quote.
+fn unquote(quoted: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?.1),
+            '"' => return Some((out, &quoted[i + 1..])),
+            c => out.push(c),
         }
     }
     None
@@ -158,6 +174,41 @@ mod tests {
         assert_eq!(
             boundary("application/json"),
             Err(MultipartError::NotMultipart)
+        );
+    }
+
+    #[test]
+    fn a_filename_given_twice_or_unreadable_is_no_filename() {
+        let name = |cd: &str| filename_of(&format!("Content-Disposition: {cd}\r\nX: y"));
+        assert_eq!(
+            name(r#"form-data; name="files"; filename="targets.json""#).as_deref(),
+            Some("targets.json")
+        );
+        assert_eq!(
+            name(r#"form-data; filename="a;b\"c"; name=files"#).as_deref(),
+            Some("a;b\"c")
+        );
+        assert_eq!(
+            name("form-data; filename=root.json ;").as_deref(),
+            Some("root.json")
+        );
+        assert_eq!(
+            name(r#"form-data; filename="root.json"; filename="targets.json""#),
+            None
+        );
+        assert_eq!(name(r#"form-data; FILENAME="root"; filename="root""#), None);
+        assert_eq!(
+            name(r#"form-data; filename="root.json"#),
+            None,
+            "unterminated"
+        );
+        assert_eq!(name(r#"form-data; filename="root" junk"#), None);
+        assert_eq!(name("form-data; name=files"), None);
+        assert_eq!(name("form-data"), None);
+        // Only the first Content-Disposition counts.
+        assert_eq!(
+            filename_of("Content-Disposition: form-data; filename=root\r\nContent-Disposition: form-data; filename=targets").as_deref(),
+            Some("root")
         );
     }
 }

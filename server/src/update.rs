@@ -138,6 +138,17 @@ pub fn plan_update(
     uploads: Vec<Upload>,
     now: OffsetDateTime,
 ) -> Result<Vec<NewMeta>, UpdateError> {
+    // One file per role: notary-server silently keeps the last of two, and which one a
+    // client meant cannot be known.
+    let mut seen = std::collections::HashSet::new();
+    for u in &uploads {
+        if !seen.insert(u.role.as_str()) {
+            return Err(UpdateError::Validation(format!(
+                "{} is uploaded more than once in one update",
+                u.role
+            )));
+        }
+    }
     let mut root_upload = None;
     let mut snapshot_upload = None;
     let mut targets_uploads = Vec::new();
@@ -812,5 +823,42 @@ mod tests {
             2,
             "nothing stored"
         );
+    }
+
+    #[test]
+    fn a_role_uploaded_twice_is_refused_whichever_role() {
+        let f = fixture();
+        let now = OffsetDateTime::now_utc();
+        f.publish(vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(1))], now)
+            .unwrap();
+        let twice: Vec<(&str, Vec<Upload>)> = vec![
+            (ROOT, vec![up(ROOT, f.root(1)), up(ROOT, f.root(2))]),
+            (
+                TARGETS,
+                vec![up(TARGETS, f.targets(2)), up(TARGETS, f.targets(3))],
+            ),
+            (
+                SNAPSHOT,
+                vec![
+                    up(TARGETS, f.targets(2)),
+                    up(SNAPSHOT, b"{}".to_vec()),
+                    up(SNAPSHOT, b"{}".to_vec()),
+                ],
+            ),
+            (
+                TIMESTAMP,
+                vec![up(TIMESTAMP, b"{}".to_vec()), up(TIMESTAMP, b"{}".to_vec())],
+            ),
+        ];
+        for (role, uploads) in twice {
+            let e = f.publish(uploads, now).unwrap_err();
+            assert_eq!(e.api_code(), "INVALID_UPDATE", "{role}: {e}");
+            assert_eq!(
+                e.detail().unwrap()["Error"]["Msg"],
+                format!("{role} is uploaded more than once in one update")
+            );
+        }
+        assert_eq!(f.store.latest(GUN, ROOT).unwrap().unwrap().version, 1);
+        assert_eq!(f.store.latest(GUN, TARGETS).unwrap().unwrap().version, 1);
     }
 }

@@ -58,6 +58,8 @@ pub enum TufError {
     InvalidRole(String),
     #[error("{role}: delegation {child:?} is not a direct child")]
     InvalidDelegation { role: String, child: String },
+    #[error("{role}: delegation {child:?} is listed more than once")]
+    DuplicateDelegation { role: String, child: String },
     #[error("root certificate {key_id}: {reason}")]
     RootCert { key_id: String, reason: String },
     #[error("root: no valid root certificate for {gun}")]

@@ -32,7 +32,18 @@ pub struct FileMeta {
     pub custom: Option<serde_json::Value>,
     #[serde(default)]
     pub hashes: Option<BTreeMap<String, HashBytes>>,
+    #[serde(deserialize_with = "non_negative_length")]
     pub length: i64,
+}
+
+/// A length below zero describes no file; refused rather than carried to readers that would
+/// each treat it differently.
+fn non_negative_length<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = i64::deserialize(d)?;
+    if n < 0 {
+        return Err(serde::de::Error::custom(format!("length {n} is negative")));
+    }
+    Ok(n)
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -5,6 +5,8 @@
 //! - [`Root`], [`Targets`], [`Snapshot`], [`Timestamp`]: one type per role; [`Signed`] pairs
 //!   a typed role with its [`Envelope`] (raw bytes as received, generic `signed`, signatures).
 //! - [`sign_and_serialize`]: the producer, byte-identical to what notary's Go code writes.
+//! - [`upload_shape::check`]: the envelope shape notary-server requires of an upload, and no
+//!   repeated keys.
 //! - Verification as methods: [`Envelope::verify_threshold`], [`Signed::check_expiry`],
 //!   [`FileMeta::check_hashes`], and [`root_policy::validate_root`] for root certificates.
 
@@ -21,6 +23,7 @@ pub mod signed;
 pub mod snapshot;
 pub mod targets;
 pub mod timestamp;
+pub mod upload_shape;
 
 pub use error::TufError;
 pub use file_meta::{sha256_hex, FileMeta, HashBytes};

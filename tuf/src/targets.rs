@@ -75,9 +75,17 @@ impl Role for Targets {
     fn type_name(&self) -> &str {
         &self.type_name
     }
-    /// Every delegation is a valid direct child with threshold ≥ 1 and known keys.
+    /// Every delegation is listed once, a valid direct child with threshold ≥ 1 and known keys.
     fn check_structure(&self, role: &str) -> Result<(), TufError> {
+        let mut seen = std::collections::HashSet::new();
         for d in self.delegated_roles() {
+            // Readers that look a delegation up by name would each pick a different entry.
+            if !seen.insert(d.name.as_str()) {
+                return Err(TufError::DuplicateDelegation {
+                    role: role.to_string(),
+                    child: d.name.clone(),
+                });
+            }
             if !role_name::is_delegation(&d.name) || role_name::parent(&d.name) != Some(role) {
                 return Err(TufError::InvalidDelegation {
                     role: role.to_string(),
@@ -196,5 +204,45 @@ impl Targets {
         if let Some(k) = self.delegations.keys.as_mut() {
             k.retain(|id, _| used.contains(id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Signed, SignedTargets, TufError};
+
+    fn targets_file(delegations: &str, targets: &str) -> Vec<u8> {
+        format!(
+            r#"{{"signed":{{"_type":"Targets","delegations":{delegations},"expires":"2030-01-01T00:00:00Z","targets":{targets},"version":1}},"signatures":[]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_delegation_listed_twice_is_refused() {
+        let once = r#"{"keys":{},"roles":[{"keyids":[],"name":"targets/a","threshold":1}]}"#;
+        let twice = r#"{"keys":{},"roles":[{"keyids":[],"name":"targets/a","threshold":1},{"keyids":[],"name":"targets/a","threshold":1}]}"#;
+        SignedTargets::from_bytes("targets", &targets_file(once, "{}")).unwrap();
+        let e = SignedTargets::from_bytes("targets", &targets_file(twice, "{}")).unwrap_err();
+        assert_eq!(
+            e,
+            TufError::DuplicateDelegation {
+                role: "targets".into(),
+                child: "targets/a".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_negative_length_is_refused() {
+        let empty = r#"{"keys":{},"roles":[]}"#;
+        let ok = r#"{"app":{"hashes":{"sha256":"AAAA"},"length":0}}"#;
+        let negative = r#"{"app":{"hashes":{"sha256":"AAAA"},"length":-1}}"#;
+        Signed::<crate::Targets>::from_bytes("targets", &targets_file(empty, ok)).unwrap();
+        let e = SignedTargets::from_bytes("targets", &targets_file(empty, negative)).unwrap_err();
+        assert!(
+            matches!(&e, TufError::Malformed { reason, .. } if reason.contains("length -1 is negative")),
+            "{e}"
+        );
     }
 }
