@@ -32,6 +32,14 @@ impl PrivateKey {
         PrivateKey::Ecdsa(p256::SecretKey::random(&mut rand::rngs::OsRng))
     }
 
+    /// The ECDSA P-256 key with this private scalar (big-endian); `None` when the bytes are
+    /// zero or not below the group order. For keys derived from a secret rather than drawn.
+    pub fn ecdsa_from_scalar(scalar: &[u8; 32]) -> Option<Self> {
+        p256::SecretKey::from_slice(scalar)
+            .ok()
+            .map(PrivateKey::Ecdsa)
+    }
+
     pub fn generate_ed25519() -> Self {
         PrivateKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
     }

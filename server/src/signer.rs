@@ -145,26 +145,66 @@ impl Signer {
         })
     }
 
-    fn create(&self, gun: &str, role: ServerRole) -> Result<PublicKey, SignerError> {
-        let key = PrivateKey::generate_ecdsa();
-        let public = key.public_key();
+    /// The `index`-th key of a GUN's role, derived from the key-encryption key: the same on
+    /// every instance sharing the database, so it need not be stored until a publish signs
+    /// with it. `index` is the number of keys already stored for the role, so each rotation
+    /// after a key came into use derives a different one.
+    fn derived_key(&self, gun: &str, role: ServerRole, index: usize) -> PrivateKey {
+        let kek = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.kek.as_ref());
+        let mut info = Zeroizing::new(Vec::with_capacity(64 + gun.len()));
+        info.extend_from_slice(b"signet derived server key\0");
+        info.extend_from_slice(role.as_str().as_bytes());
+        info.push(0);
+        info.extend_from_slice(gun.as_bytes());
+        info.push(0);
+        info.extend_from_slice(&(index as u64).to_be_bytes());
+        // A digest that is not a valid P-256 scalar (about one in 2^32) moves to the next.
+        for attempt in 0u8..=u8::MAX {
+            info.push(attempt);
+            let tag = ring::hmac::sign(&kek, &info);
+            info.pop();
+            let mut scalar = Zeroizing::new([0u8; 32]);
+            scalar.copy_from_slice(tag.as_ref());
+            if let Some(key) = PrivateKey::ecdsa_from_scalar(&scalar) {
+                return key;
+            }
+        }
+        // 256 consecutive invalid scalars do not happen with HMAC-SHA256 output.
+        PrivateKey::generate_ecdsa()
+    }
+
+    /// Stores a derived key at its first signature (marked used), unless another publish or
+    /// instance stored it meanwhile.
+    fn store_derived(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        key: PrivateKey,
+    ) -> Result<Arc<PreparedKey>, SignerError> {
         let id = key.id().to_string();
         let der = signet_keys::pkcs8::encode_notary(&key);
-        let sealed = seal(&self.kek, &der, &aad(&id, gun));
-        self.store.insert_key(
-            &SealedKey {
-                key_id: id.clone(),
-                gun: gun.to_string(),
-                role: role.as_str().to_string(),
-                algorithm: "ecdsa".into(),
-                public: public.public_bytes().to_vec(),
-                sealed_private: sealed,
-                used: false,
-            },
-            OffsetDateTime::now_utc(),
-        )?;
-        self.keep_open((gun.to_string(), id), Arc::new(PreparedKey::new(key)));
-        Ok(public)
+        let sealed = SealedKey {
+            key_id: id.clone(),
+            gun: gun.to_string(),
+            role: role.as_str().to_string(),
+            algorithm: "ecdsa".into(),
+            public: key.public_key().public_bytes().to_vec(),
+            sealed_private: seal(&self.kek, &der, &aad(&id, gun)),
+            used: true,
+        };
+        if let Err(e) = self.store.insert_key(&sealed, OffsetDateTime::now_utc()) {
+            let stored_meanwhile = self
+                .store
+                .keys_for(gun, role.as_str())?
+                .iter()
+                .any(|k| k.key_id == id);
+            if !stored_meanwhile {
+                return Err(e.into());
+            }
+        }
+        let prepared = Arc::new(PreparedKey::new(key));
+        self.keep_open((gun.to_string(), id), prepared.clone());
+        Ok(prepared)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, OpenKeys> {
@@ -184,7 +224,9 @@ impl Signer {
     }
 
     /// GET `<role>.key`: the first key of the role listed in the current root that is held;
-    /// else an unused (pending) key; else a new one.
+    /// else an unused (pending) key stored before keys were derived; else the next derived
+    /// key, which is stored only when a publish signs with it, so key requests for names that
+    /// never publish leave nothing behind.
     pub fn get_or_create(
         &self,
         gun: &str,
@@ -200,11 +242,11 @@ impl Signer {
         if let Some(k) = held.iter().rev().find(|k| !k.used) {
             return Ok(Self::public_of(k));
         }
-        self.create(gun, role)
+        Ok(self.derived_key(gun, role, held.len()).public_key())
     }
 
-    /// POST `<role>.key`: a pending key if one exists, else a new one. Metadata is untouched
-    /// until a client publishes a root listing the key.
+    /// POST `<role>.key`: a pending key if one exists, else the next derived key. Metadata is
+    /// untouched until a client publishes a root listing the key.
     pub fn rotate(
         &self,
         gun: &str,
@@ -219,7 +261,7 @@ impl Signer {
         {
             return Ok(Self::public_of(k));
         }
-        self.create(gun, role)
+        Ok(self.derived_key(gun, role, held.len()).public_key())
     }
 
     fn private(&self, k: &SealedKey) -> Result<Arc<PreparedKey>, SignerError> {
@@ -253,18 +295,32 @@ impl Signer {
         msg: &[u8],
     ) -> Result<Vec<(String, KeySignature)>, SignerError> {
         let held = self.store.keys_for(gun, role.as_str())?;
+        // The key a key request handed out without storing it.
+        let mut derived = None;
         let mut out = Vec::new();
         for id in key_ids {
-            if let Some(k) = held.iter().find(|k| &k.key_id == id) {
-                let key = self.private(k)?;
-                let sig = key
-                    .sign(msg)
-                    .map_err(|e| SignerError::Sign(e.to_string()))?;
-                if !k.used {
-                    self.store.mark_used(gun, id)?;
+            let key = match held.iter().find(|k| &k.key_id == id) {
+                Some(k) => {
+                    let key = self.private(k)?;
+                    if !k.used {
+                        self.store.mark_used(gun, id)?;
+                    }
+                    key
                 }
-                out.push((id.clone(), sig));
-            }
+                None => {
+                    let next = derived
+                        .get_or_insert_with(|| Some(self.derived_key(gun, role, held.len())));
+                    if next.as_ref().is_none_or(|k| k.id().as_str() != id) {
+                        continue;
+                    }
+                    let Some(key) = next.take() else { continue };
+                    self.store_derived(gun, role, key)?
+                }
+            };
+            let sig = key
+                .sign(msg)
+                .map_err(|e| SignerError::Sign(e.to_string()))?;
+            out.push((id.clone(), sig));
         }
         Ok(out)
     }
@@ -355,9 +411,16 @@ mod tests {
         let guns = ["example.com/a", "example.com/b", "example.com/c"];
         let keys: Vec<PublicKey> = guns
             .iter()
-            .map(|g| signer.get_or_create(g, ServerRole::Snapshot, &[]).unwrap())
+            .map(|g| {
+                let k = signer.get_or_create(g, ServerRole::Snapshot, &[]).unwrap();
+                signer
+                    .sign(g, ServerRole::Snapshot, &[k.id().to_string()], b"first")
+                    .unwrap();
+                k
+            })
             .collect();
-        // Three keys created, two kept: the first (never used since) went.
+        // Three keys stored at their first signature, two kept: the first (never used since)
+        // went.
         assert_eq!(signer.cache().len(), 2);
         let cached = |g: &str, k: &PublicKey| {
             signer
@@ -380,6 +443,86 @@ mod tests {
                 assert!(signer.cache().len() <= 2);
             }
         }
+    }
+
+    #[test]
+    fn key_requests_for_names_that_never_publish_store_nothing() {
+        let (_d, s) = store();
+        let signer = Signer::open(s.clone(), b"operator pass").unwrap();
+        let guns: Vec<String> = (0..300).map(|i| format!("example.com/probe{i}")).collect();
+        for g in &guns {
+            for role in [ServerRole::Timestamp, ServerRole::Snapshot] {
+                let first = signer.get_or_create(g, role, &[]).unwrap();
+                // Asked again (or rotated before any publish), the same key is answered.
+                assert_eq!(signer.get_or_create(g, role, &[]).unwrap(), first);
+                assert_eq!(signer.rotate(g, role, &[]).unwrap(), first);
+                assert!(s.keys_for(g, role.as_str()).unwrap().is_empty(), "{g}");
+            }
+        }
+        assert_eq!(signer.cache().len(), 0, "nothing opened either");
+        // Another instance on the same database answers the same key, and its signature
+        // stores it.
+        let other = Signer::open(s.clone(), b"operator pass").unwrap();
+        let gun = guns[7].as_str();
+        let key = other
+            .get_or_create(gun, ServerRole::Timestamp, &[])
+            .unwrap();
+        assert_eq!(
+            key,
+            signer
+                .get_or_create(gun, ServerRole::Timestamp, &[])
+                .unwrap()
+        );
+        let sigs = signer
+            .sign(gun, ServerRole::Timestamp, &[key.id().to_string()], b"m")
+            .unwrap();
+        key.verify("ecdsa", b"m", &sigs[0].1.sig).unwrap();
+        let rows = s.keys_for(gun, "timestamp").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].used);
+        assert_eq!(rows[0].key_id, key.id().as_str());
+        // The other instance signs with the stored copy; a second store is not attempted.
+        let again = other
+            .sign(gun, ServerRole::Timestamp, &[key.id().to_string()], b"n")
+            .unwrap();
+        key.verify("ecdsa", b"n", &again[0].1.sig).unwrap();
+        assert_eq!(s.keys_for(gun, "timestamp").unwrap().len(), 1);
+        // A key nobody was handed signs nothing and stores nothing.
+        let stranger = PrivateKey::generate_ecdsa().public_key();
+        let none = signer
+            .sign(
+                gun,
+                ServerRole::Snapshot,
+                &[stranger.id().to_string()],
+                b"m",
+            )
+            .unwrap();
+        assert!(none.is_empty());
+        assert!(s.keys_for(gun, "snapshot").unwrap().is_empty());
+        // After the key came into use a rotation derives a different one, and a root
+        // listing the used key keeps getting it.
+        let ids = [key.id().to_string()];
+        let rotated = signer.rotate(gun, ServerRole::Timestamp, &ids).unwrap();
+        assert_ne!(rotated, key);
+        assert_eq!(
+            signer
+                .get_or_create(gun, ServerRole::Timestamp, &ids)
+                .unwrap(),
+            key
+        );
+        // Keys are per GUN and per role.
+        assert_ne!(
+            signer
+                .get_or_create(gun, ServerRole::Snapshot, &[])
+                .unwrap(),
+            key
+        );
+        assert_ne!(
+            signer
+                .get_or_create(&guns[8], ServerRole::Timestamp, &[])
+                .unwrap(),
+            key
+        );
     }
 
     #[test]
