@@ -977,6 +977,35 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// Restarts the cluster on the same port with a fast shutdown: every open connection is
+    /// terminated, as in a routine database restart.
+    pub fn restart(&self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("pg.log");
+        let out = as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        ])
+        .output()
+        .expect("pg_ctl restart");
+        assert!(
+            out.status.success(),
+            "pg_ctl restart: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
     /// Runs SQL in a database with psql, failing loudly.
     pub fn psql(&self, db: &str, sql: &str) {
         let psql = format!("{PG_BIN}/psql");

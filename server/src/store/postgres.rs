@@ -12,6 +12,7 @@ use super::{
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 const SCHEMA: &str = "
@@ -74,6 +75,34 @@ CREATE TABLE IF NOT EXISTS audit_log (
 
 const CHANNEL: &str = "signet_changes";
 const MAX_IDLE: usize = 16;
+/// A pooled connection idle this long is checked with a round trip before use: a PostgreSQL
+/// restart while the instance was quiet leaves every pooled connection dead without the
+/// client knowing. Connections in steady use skip the check.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(2);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether a failure means the connection (or the server behind it) is gone, rather than the
+/// statement failing: a restart, a crash, a broken socket.
+fn connection_lost(e: &postgres::Error, client: &Client) -> bool {
+    if client.is_closed() || e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08 (connection exception) and 57P (operator intervention: shutdown, crash
+        // shutdown, cannot connect now).
+        Some(code) => code.code().starts_with("08") || code.code().starts_with("57P"),
+        // No SQL state: an I/O error on the socket.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+/// Whether a store call only reads (and so may run again on a fresh connection) or writes (and
+/// may not: a lost COMMIT reply does not say whether the change was applied).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
 
 fn backend(e: postgres::Error) -> StoreError {
     if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
@@ -95,6 +124,7 @@ pub struct PgStore {
 struct PgConn {
     client: Client,
     statements: HashMap<&'static str, Statement>,
+    idle_since: Instant,
 }
 
 impl PgConn {
@@ -154,34 +184,104 @@ impl PgStore {
         Ok(PgConn {
             client,
             statements: HashMap::new(),
+            idle_since: Instant::now(),
         })
     }
 
-    /// Runs `f` on a pooled connection; a connection that failed is dropped, not reused.
-    fn with_conn<T>(
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PgConn>> {
+        // Connections are pushed and popped whole: a panic elsewhere leaves none half-made.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops every pooled connection: when one turned out dead, the others opened before the
+    /// same restart are dead too.
+    fn discard_idle(&self) {
+        let dead = std::mem::take(&mut *self.idle());
+        close_off_thread(dead);
+    }
+
+    /// A pooled connection known to work, or a new one. One idle for a while is checked first;
+    /// a failed check discards the whole pool.
+    fn checkout(&self) -> Result<PgConn, StoreError> {
+        loop {
+            let Some(mut conn) = self.idle().pop() else {
+                return self.connect();
+            };
+            if conn.client.is_closed() {
+                continue;
+            }
+            if conn.idle_since.elapsed() < CHECK_AFTER_IDLE
+                || conn.client.is_valid(CHECK_TIMEOUT).is_ok()
+            {
+                return Ok(conn);
+            }
+            close_off_thread(vec![conn]);
+            self.discard_idle();
+        }
+    }
+
+    fn checkin(&self, mut conn: PgConn) {
+        if conn.client.is_closed() {
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a pooled connection. A connection that failed is not reused; when it was
+    /// lost, the pool is discarded and a read runs once more on a fresh connection.
+    fn run<T>(
         &self,
-        f: impl FnOnce(&mut PgConn) -> Result<T, postgres::Error>,
+        access: Access,
+        mut f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(c) if !c.client.is_closed() => c,
-            _ => self.connect()?,
-        };
-        let result = f(&mut conn);
-        if result.is_ok() || !conn.client.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
+        let mut conn = self.checkout()?;
+        let mut result = f(&mut conn);
+        if let Err(e) = &result {
+            if connection_lost(e, &conn.client) {
+                tracing::warn!(error = %e, "PostgreSQL connection lost; discarding pooled connections");
+                close_off_thread(vec![conn]);
+                self.discard_idle();
+                if access == Access::Write {
+                    return result.map_err(backend);
+                }
+                conn = self.connect()?;
+                result = f(&mut conn);
             }
         }
+        self.checkin(conn);
         result.map_err(backend)
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.run(Access::Read, f)
     }
 
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        self.with_conn(|c| f(&mut c.client))
+        self.run(Access::Read, |c| f(&mut c.client))
+    }
+
+    fn write_conn<T>(
+        &self,
+        f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.run(Access::Write, f)
+    }
+
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.run(Access::Write, |c| f(&mut c.client))
     }
 
     fn row_to_meta(row: &postgres::Row) -> StoredMeta {
@@ -241,7 +341,7 @@ impl super::TenancyStore for PgStore {
         wipe: Option<TrustWipe<'_>>,
         audit: &AuditRecord,
     ) -> Result<Applied, StoreError> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             // The row lock serialises concurrent changes; a loser re-evaluates the WHERE
             // after the winner commits and updates nothing.
@@ -369,12 +469,15 @@ impl super::TenancyStore for PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        // Closing a blocking client drives its own small runtime, which may not happen on
-        // an async worker thread: hand the connections to a plain thread.
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        if !idle.is_empty() {
-            let _ = std::thread::Builder::new().spawn(move || drop(idle));
-        }
+        close_off_thread(std::mem::take(&mut *self.idle()));
+    }
+}
+
+/// Closing a blocking client drives its own small runtime, which may not happen on an async
+/// worker thread: the connections are handed to a plain thread.
+fn close_off_thread(conns: Vec<PgConn>) {
+    if !conns.is_empty() {
+        let _ = std::thread::Builder::new().spawn(move || drop(conns));
     }
 }
 
@@ -440,7 +543,7 @@ impl Store for PgStore {
         };
         // BEGIN, one version check for all roles, one insert for all files, changefeed and
         // notice together, COMMIT: five round trips whatever the number of roles.
-        self.with_conn(|c| {
+        self.write_conn(|c| {
             let max_versions = c.statement(MAX_VERSIONS)?;
             let insert = c.statement(INSERT_FILES)?;
             let record = c.statement(RECORD_AND_NOTIFY)?;
@@ -478,7 +581,7 @@ impl Store for PgStore {
     }
 
     fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let n = tx.execute("DELETE FROM tuf_files WHERE gun=$1", &[&gun])?;
             if n > 0 {
@@ -524,7 +627,7 @@ impl Store for PgStore {
     }
 
     fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
                 &[&key.key_id, &key.gun, &key.role, &key.algorithm, &key.public, &key.sealed_private, &key.used, &micros(now)],
