@@ -7,6 +7,7 @@ use crate::error::CliError;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::io::{Read, Write};
+use std::time::Duration;
 
 /// A parsed `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,19 +215,44 @@ fn is_loopback_url(url: &str) -> bool {
     is_loopback_host(rest.split(['/', '?', '#']).next().unwrap_or(""))
 }
 
+/// The server a request went to, to name it in errors.
+pub enum Peer {
+    TrustServer { url: String, timeout: Duration },
+    Registry { host: String, timeout: Duration },
+}
+
+impl Peer {
+    pub fn error(&self, reason: String) -> CliError {
+        match self {
+            Peer::TrustServer { url, .. } => CliError::Server {
+                server: url.clone(),
+                reason,
+            },
+            Peer::Registry { host, .. } => CliError::Registry {
+                host: host.clone(),
+                reason,
+            },
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        match self {
+            Peer::TrustServer { timeout, .. } | Peer::Registry { timeout, .. } => *timeout,
+        }
+    }
+}
+
 /// The `Authorization` header value answering `challenge` for `scope`
-/// (`repository:<name>:<actions>`). `who` names the server in errors.
+/// (`repository:<name>:<actions>`). `who` names the server in errors. The token request goes
+/// through an agent that trusts the CAs configured for the realm's host.
 pub fn authorize(
-    agent: &ureq::Agent,
-    who: &str,
+    who: &Peer,
+    ca: Option<&std::path::Path>,
     challenge: &Challenge,
     scope: &str,
     creds: Option<&Credentials>,
 ) -> Result<String, CliError> {
-    let fail = |reason: String| CliError::Server {
-        server: who.to_string(),
-        reason,
-    };
+    let fail = |reason: String| who.error(reason);
     if challenge.scheme == "basic" {
         return match creds {
             Some(Credentials::Password { user, secret }) => {
@@ -250,13 +276,18 @@ pub fn authorize(
             "token realm {realm:?} is not an https:// URL"
         )));
     }
+    let realm_host = crate::tls_roots::url_hostport(realm);
+    let agent = crate::tls_roots::agent_for(realm_host, ca, who.timeout())?;
     let service = challenge.param("service");
     let token_err = |e: ureq::Error| match e {
         ureq::Error::Status(401 | 403, _) => fail(format!(
             "token service {realm} refused the credentials for {scope} (docker login?)"
         )),
         ureq::Error::Status(code, _) => fail(format!("token service {realm} answered HTTP {code}")),
-        e => fail(format!("token service {realm}: {e}")),
+        e => fail(format!(
+            "token service {realm}: {}",
+            crate::tls_roots::describe_transport_error(realm_host, &e)
+        )),
     };
     let resp = match creds {
         Some(Credentials::IdentityToken(refresh)) => {

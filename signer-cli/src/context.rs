@@ -11,6 +11,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+/// What a request may take before it is abandoned (`--timeout`).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Context {
     pub trust_dir: PathBuf,
     pub store: KeyStore,
@@ -23,6 +26,8 @@ pub struct Context {
     pub passphrase_file: Option<PathBuf>,
     /// A passphrase given by the embedding program, tried first.
     pub passphrase: Option<zeroize::Zeroizing<String>>,
+    /// Connect and read timeout of every request.
+    pub timeout: std::time::Duration,
     /// Replaces the HTTPS trust server for every repository (an in-memory one in tests).
     pub transport: Option<Rc<dyn Transport>>,
 }
@@ -38,6 +43,7 @@ impl Context {
             tlscacert: None,
             passphrase_file: None,
             passphrase: None,
+            timeout: DEFAULT_TIMEOUT,
             transport: None,
         }
     }
@@ -79,6 +85,7 @@ impl Context {
             &server,
             self.tlscacert.as_deref(),
             registry_host,
+            self.timeout,
         )?))
     }
 }

@@ -12,6 +12,9 @@ pub enum CliError {
     File { path: String, reason: String },
     #[error("trust server {server}: {reason}")]
     Server { server: String, reason: String },
+    /// The image registry (looking up a tag's manifest).
+    #[error("registry {host}: {reason}")]
+    Registry { host: String, reason: String },
     #[error("{gun}: {role}: {reason}")]
     Verification {
         gun: String,

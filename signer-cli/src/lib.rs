@@ -12,6 +12,7 @@ pub mod error;
 pub mod image_ref;
 pub mod progress;
 pub mod registry;
+pub mod tls_roots;
 pub mod transport;
 pub mod trusted_repo;
 

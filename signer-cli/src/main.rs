@@ -31,7 +31,8 @@ struct Global {
     /// Trust server URL (default: $DOCKER_CONTENT_TRUST_SERVER, else https://<registry host>).
     #[arg(long, global = true)]
     server: Option<String>,
-    /// CA certificate for the trust server (default: $DOCKER_CONFIG/tls/<host:port>/*.crt).
+    /// Extra CA certificate for the trust server, the registry and their token services (always
+    /// trusted too: the system store and $DOCKER_CONFIG/tls|certs.d/<host:port>/*.crt).
     #[arg(long, global = true)]
     tlscacert: Option<PathBuf>,
     /// Read key passphrases from this file (first line) instead of prompting.

@@ -4,9 +4,10 @@
 
 use crate::auth;
 use crate::error::CliError;
+use crate::tls_roots;
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
@@ -18,30 +19,21 @@ pub struct Manifest {
 }
 
 fn err(host: &str, reason: impl std::fmt::Display) -> CliError {
-    CliError::Server {
-        server: format!("registry {host}"),
+    CliError::Registry {
+        host: host.to_string(),
         reason: reason.to_string(),
     }
 }
 
-fn agent() -> Result<ureq::Agent, CliError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CliError::Usage(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(ureq::AgentBuilder::new()
-        .tls_config(Arc::new(tls))
-        .timeout(Duration::from_secs(60))
-        .redirects(0)
-        .build())
-}
-
-/// Digest and size of `<gun>:<tag>`'s manifest.
-pub fn resolve(gun: &str, tag: &str) -> Result<Manifest, CliError> {
+/// Digest and size of `<gun>:<tag>`'s manifest. `ca` (`--tlscacert`) is trusted besides the
+/// system store and the registry's CA folders (see [`crate::tls_roots`]), for the registry
+/// and for its token service.
+pub fn resolve(
+    gun: &str,
+    tag: &str,
+    ca: Option<&Path>,
+    timeout: Duration,
+) -> Result<Manifest, CliError> {
     let (host, path) = gun
         .split_once('/')
         .ok_or_else(|| CliError::Usage(format!("{gun}: no registry host")))?;
@@ -50,34 +42,54 @@ pub fn resolve(gun: &str, tag: &str) -> Result<Manifest, CliError> {
     } else {
         host
     };
-    let agent = agent()?;
-    let schemes: &[&str] = if auth::is_loopback_host(api_host) {
-        &["https", "http"]
-    } else {
-        &["https"]
+    let agent = tls_roots::builder_for(api_host, ca, timeout)?
+        .redirects(0)
+        .build();
+    let peer = auth::Peer::Registry {
+        host: api_host.to_string(),
+        timeout,
     };
-    let mut last = None;
-    for scheme in schemes {
-        let url = format!("{scheme}://{api_host}/v2/{path}/manifests/{tag}");
-        match fetch(&agent, host, api_host, &url, path) {
-            Ok(m) => return Ok(m),
-            Err(e) => last = Some(e),
+    // Like docker, a registry on this machine may be plain HTTP; HTTPS is tried first and a
+    // certificate problem is reported as such rather than hidden behind the HTTP attempt.
+    let mut result = fetch(&agent, &peer, ca, host, api_host, "https", path, tag);
+    if auth::is_loopback_host(api_host) {
+        if let Err(Attempt::Unreachable(_)) = result {
+            result = fetch(&agent, &peer, ca, host, api_host, "http", path, tag);
         }
     }
-    Err(last.unwrap_or_else(|| err(api_host, "unreachable")))
+    result.map_err(|a| match a {
+        Attempt::Unreachable(e) | Attempt::Failed(e) => e,
+    })
+}
+
+/// A failed manifest request: `Unreachable` when no HTTPS conversation took place (refused
+/// connection, a plain-HTTP port), `Failed` otherwise.
+enum Attempt {
+    Unreachable(CliError),
+    Failed(CliError),
+}
+
+fn is_certificate_error(e: &ureq::Error) -> bool {
+    let s = e.to_string();
+    s.contains("invalid peer certificate") || s.contains("UnknownIssuer")
 }
 
 // ureq's error carries the whole response; it is matched on at once, never propagated.
-#[allow(clippy::result_large_err)]
+#[allow(clippy::result_large_err, clippy::too_many_arguments)]
 fn fetch(
     agent: &ureq::Agent,
+    peer: &auth::Peer,
+    ca: Option<&Path>,
     registry: &str,
     host: &str,
-    url: &str,
+    scheme: &str,
     path: &str,
-) -> Result<Manifest, CliError> {
+    tag: &str,
+) -> Result<Manifest, Attempt> {
+    let url = format!("{scheme}://{host}/v2/{path}/manifests/{tag}");
+    let failed = |reason: String| Attempt::Failed(err(host, reason));
     let get = |auth: Option<&str>| {
-        let mut req = agent.get(url).set("Accept", ACCEPT);
+        let mut req = agent.get(&url).set("Accept", ACCEPT);
         if let Some(a) = auth {
             req = req.set("Authorization", a);
         }
@@ -89,47 +101,47 @@ fn fetch(
             let challenge = r
                 .header("WWW-Authenticate")
                 .and_then(auth::parse_challenge)
-                .ok_or_else(|| err(host, "401 without a usable challenge"))?;
+                .ok_or_else(|| failed("401 without a usable challenge".into()))?;
             let creds = auth::credentials(registry);
             let auth = auth::authorize(
-                agent,
-                &format!("registry {host}"),
+                peer,
+                ca,
                 &challenge,
                 &format!("repository:{path}:pull"),
                 creds.as_ref(),
-            )?;
+            )
+            .map_err(Attempt::Failed)?;
             match get(Some(&auth)) {
                 Ok(r) => r,
                 Err(ureq::Error::Status(code, _)) => {
-                    return Err(err(
-                        host,
-                        format!("manifest request refused after login (HTTP {code})"),
-                    ))
+                    return Err(failed(format!(
+                        "manifest request refused after login (HTTP {code})"
+                    )))
                 }
-                Err(e) => return Err(err(host, e)),
+                Err(e) => return Err(failed(tls_roots::describe_transport_error(host, &e))),
             }
         }
         Err(ureq::Error::Status(404, _)) => {
-            return Err(err(host, format!("no manifest for {url}")))
+            return Err(failed(format!("no manifest for {path}:{tag} ({url})")))
         }
-        Err(ureq::Error::Status(code, _)) => {
-            return Err(err(host, format!("HTTP {code} for {url}")))
+        Err(ureq::Error::Status(code, _)) => return Err(failed(format!("HTTP {code} for {url}"))),
+        Err(e) if is_certificate_error(&e) => {
+            return Err(failed(tls_roots::describe_transport_error(host, &e)))
         }
-        Err(e) => return Err(err(host, e)),
+        Err(e) => return Err(Attempt::Unreachable(err(host, e))),
     };
     let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
     let mut body = Vec::new();
     resp.into_reader()
         .take(MANIFEST_LIMIT)
         .read_to_end(&mut body)
-        .map_err(|e| err(host, e))?;
+        .map_err(|e| failed(e.to_string()))?;
     let sha: [u8; 32] = Sha256::digest(&body).into();
     if let Some(d) = header_digest {
         if d != format!("sha256:{}", hex::encode(sha)) {
-            return Err(err(
-                host,
-                format!("manifest digest {d} does not match its content"),
-            ));
+            return Err(failed(format!(
+                "manifest digest {d} does not match its content"
+            )));
         }
     }
     Ok(Manifest {

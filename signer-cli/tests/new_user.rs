@@ -153,3 +153,168 @@ fn signer_remove_never_breaks_a_repository_silently() {
     let v = signet(&docker, &["verify", &tag]).ok("verify after repair");
     assert_eq!(v.stdout, format!("{DIGEST}\n"));
 }
+
+/// Pushes a one-layer image manifest to `repo` on an HTTPS registry with a bearer token;
+/// returns the manifest's digest.
+fn push_manifest(agent: &ureq::Agent, base: &str, repo: &str, tag: &str, token: &str) -> String {
+    let bearer = format!("Bearer {token}");
+    let blob = |data: &[u8]| -> (String, usize) {
+        let digest = format!("sha256:{}", sha256_hex(data));
+        let r = agent
+            .post(&format!("{base}/v2/{repo}/blobs/uploads/"))
+            .set("Authorization", &bearer)
+            .call()
+            .expect("start upload");
+        let location = r.header("Location").expect("upload location").to_string();
+        let location = if location.starts_with('/') {
+            format!("{base}{location}")
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        agent
+            .put(&format!("{location}{sep}digest={digest}"))
+            .set("Authorization", &bearer)
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(data)
+            .expect("finish upload");
+        (digest, data.len())
+    };
+    let (config, config_len) =
+        blob(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let (layer, layer_len) = blob(b"not really a layer");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config_len, "digest": config},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer_len, "digest": layer}],
+    })
+    .to_string();
+    agent
+        .put(&format!("{base}/v2/{repo}/manifests/{tag}"))
+        .set("Authorization", &bearer)
+        .set(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send_string(&manifest)
+        .expect("put manifest");
+    format!("sha256:{}", sha256_hex(manifest.as_bytes()))
+}
+
+/// Item 2: `signet sign IMAGE:TAG` without `--digest`, with the README's setup: an HTTPS
+/// registry whose tokens come from Signet (self-signed CA). The registry's CA is found in
+/// `$DOCKER_CONFIG/certs.d/<host:port>/`, Signet's (the token realm) in
+/// `$DOCKER_CONFIG/tls/<host:port>/`; errors name the registry, not a "trust server".
+#[test]
+fn sign_without_digest_trusts_the_registry_and_token_service_cas() {
+    use serde_json::json;
+    use signet_interop::admin::AdminClient;
+    if !require_binaries(&["docker", "docker-registry"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let api = AdminClient::new(&srv);
+    let tls = TestCa::new(&[]);
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let _registry = Registry::start_tls_with_token_auth_on(
+        port,
+        &TokenAuth {
+            realm: format!("https://127.0.0.1:{}/oauth2/token", srv.addr.port()),
+            service: host.clone(),
+            issuer: "signet".into(),
+            root_cert_bundle: srv.data_dir.path().join("token-signing.crt"),
+        },
+        &tls,
+    );
+    api.ok(
+        "POST",
+        "registries",
+        json!({"name": "contoso", "loginServer": host, "sku": "Premium"}),
+    );
+    api.ok(
+        "PUT",
+        "registries/contoso/content-trust",
+        json!({"status": "enabled"}),
+    );
+    api.ok(
+        "POST",
+        "identities",
+        json!({"name": "signer", "password": "signer-pass"}),
+    );
+    for role in ["AcrImageSigner", "AcrPush"] {
+        api.ok(
+            "POST",
+            "role-assignments",
+            json!({"registry": "contoso", "identity": "signer", "role": role}),
+        );
+    }
+    let token = api.token_for(("signer", "signer-pass"), &host, "repository:app:push,pull");
+    let registry_agent = https_agent(&tls.ca_cert);
+    let base = format!("https://{host}");
+    let digest = push_manifest(&registry_agent, &base, "app", "v1", &token);
+    push_manifest(&registry_agent, &base, "app", "v2", &token);
+    let repo = format!("{host}/app");
+
+    // Without the registry's CA anywhere: the error names the registry and where CAs go.
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    docker.login(&host, "signer", "signer-pass");
+    let err = fails(
+        signet(&docker, &["sign", &format!("{repo}:v1")]),
+        1,
+        &format!("signet: registry {host}: TLS certificate of {host} not trusted (put its CA in $DOCKER_CONFIG/tls/{host}/ or $DOCKER_CONFIG/certs.d/{host}/, or pass --tlscacert)"),
+    );
+    assert!(!err.contains("trust server"), "{err}");
+
+    // With --tlscacert for the registry (Signet's CA still from the tls/ folder).
+    let ca = tls.ca_cert.display().to_string();
+    let r = signet(
+        &docker,
+        &["--tlscacert", &ca, "sign", &format!("{repo}:v2")],
+    )
+    .ok("sign with --tlscacert");
+    assert!(
+        r.stdout.contains(&format!("Successfully signed {repo}:v2")),
+        "{}",
+        r.stdout
+    );
+
+    // With the registry's CA in $DOCKER_CONFIG/certs.d/<host:port>/ as docker keeps it.
+    let certs_d = docker.config_dir.path().join("certs.d").join(&host);
+    std::fs::create_dir_all(&certs_d).expect("mkdir certs.d");
+    std::fs::copy(&tls.ca_cert, certs_d.join("ca.crt")).expect("copy CA");
+    let r = signet(&docker, &["sign", &format!("{repo}:v1")]).ok("sign v1 by tag");
+    assert!(
+        r.stdout.contains(&format!("Successfully signed {repo}:v1")),
+        "{}",
+        r.stdout
+    );
+    let v = signet(&docker, &["verify", &format!("{repo}:v1")]).ok("verify");
+    assert_eq!(v.stdout, format!("{digest}\n"));
+
+    // docker 28 reads the same digest.
+    let r = docker
+        .run(&["trust", "inspect", &repo])
+        .ok("docker trust inspect");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let tags: Vec<(String, String)> = v[0]["SignedTags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| {
+            (
+                t["SignedTag"].as_str().unwrap_or("").to_string(),
+                t["Digest"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tags[0],
+        (
+            "v1".to_string(),
+            digest.trim_start_matches("sha256:").to_string()
+        )
+    );
+    assert_eq!(tags.len(), 2);
+}

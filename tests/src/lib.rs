@@ -643,26 +643,38 @@ fn yaml_str(s: &str) -> String {
 
 impl Registry {
     pub fn start() -> Registry {
-        Self::start_inner(free_port(), None)
+        Self::start_inner(free_port(), None, None)
     }
 
     /// The same registry with token authentication (see [`TokenAuth`]).
     pub fn start_with_token_auth(auth: &TokenAuth) -> Registry {
-        Self::start_inner(free_port(), Some(auth))
+        Self::start_inner(free_port(), Some(auth), None)
     }
 
     /// Token authentication on a chosen port: the registry's token service is usually its
     /// login server, `registry.test:<port>`, which must be known before it starts.
     pub fn start_with_token_auth_on(port: u16, auth: &TokenAuth) -> Registry {
-        Self::start_inner(port, Some(auth))
+        Self::start_inner(port, Some(auth), None)
     }
 
-    fn start_inner(port: u16, auth: Option<&TokenAuth>) -> Registry {
+    /// Token authentication over HTTPS with the certificate of `tls` (on 127.0.0.1).
+    pub fn start_tls_with_token_auth_on(port: u16, auth: &TokenAuth, tls: &TestCa) -> Registry {
+        Self::start_inner(port, Some(auth), Some(tls))
+    }
+
+    fn start_inner(port: u16, auth: Option<&TokenAuth>, tls: Option<&TestCa>) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some(t) = tls {
+            cfg.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                yaml_str(&t.cert.display().to_string()),
+                yaml_str(&t.key.display().to_string()),
+            ));
+        }
         if let Some(a) = auth {
             cfg.push_str(&format!(
                 "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",

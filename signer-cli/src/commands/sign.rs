@@ -49,7 +49,7 @@ pub fn sign(ctx: &Context, image: &ImageRef, manifest: Manifest) -> Result<Signe
         }
         Manifest::Given { sha256, size } => (sha256, size),
         Manifest::FromRegistry => {
-            let m = registry::resolve(&image.gun, &tag)?;
+            let m = registry::resolve(&image.gun, &tag, ctx.tlscacert.as_deref(), ctx.timeout)?;
             (m.sha256, m.size)
         }
     };

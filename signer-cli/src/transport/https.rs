@@ -4,18 +4,20 @@
 
 use super::{Transport, KEY_LIMIT};
 use crate::auth::{self, Credentials};
-use crate::docker_config;
 use crate::error::CliError;
+use crate::tls_roots;
 use signet_keys::PublicKey;
 use std::cell::RefCell;
 use std::io::Read;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct HttpsTransport {
     server: String,
     agent: ureq::Agent,
+    /// `--tlscacert`, also trusted for the token realm.
+    ca: Option<PathBuf>,
+    timeout: Duration,
     /// The registry host whose docker credentials open the trust server (docker logs in to
     /// the trust server with the registry's credentials).
     registry_host: String,
@@ -60,6 +62,7 @@ impl HttpsTransport {
         server: &str,
         ca: Option<&Path>,
         registry_host: &str,
+        timeout: Duration,
     ) -> Result<HttpsTransport, CliError> {
         let server = server.trim_end_matches('/').to_string();
         if !server.starts_with("https://") {
@@ -67,29 +70,12 @@ impl HttpsTransport {
                 "trust server {server:?} must be an https:// URL"
             )));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for f in docker_config::trust_server_ca_files(&server, ca) {
-            let pem = std::fs::read(&f).map_err(|e| CliError::file(&f, e))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| CliError::file(&f, e))?;
-                roots.add(cert).map_err(|e| CliError::file(&f, e))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| CliError::Usage(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let agent = ureq::AgentBuilder::new()
-            .tls_config(Arc::new(tls))
-            .timeout(Duration::from_secs(60))
-            .user_agent("signet")
-            .build();
+        let agent = tls_roots::agent_for(tls_roots::url_hostport(&server), ca, timeout)?;
         Ok(HttpsTransport {
             server,
             agent,
+            ca: ca.map(Path::to_path_buf),
+            timeout,
             registry_host: registry_host.to_string(),
             token: RefCell::new(None),
         })
@@ -134,7 +120,9 @@ impl HttpsTransport {
                         challenge,
                     })
                 }
-                Err(e) => Err(Failed::Other(self.err(short_transport_error(&e)))),
+                Err(e) => Err(Failed::Other(self.err(
+                    tls_roots::describe_transport_error(tls_roots::url_hostport(&self.server), &e),
+                ))),
             }
         };
         let current = self.token.borrow().clone();
@@ -151,9 +139,13 @@ impl HttpsTransport {
         let actions = merge_actions(&held, access.actions());
         let scope = format!("repository:{gun}:{}", actions.join(","));
         let creds: Option<Credentials> = auth::credentials(&self.registry_host);
+        let peer = auth::Peer::TrustServer {
+            url: self.server.clone(),
+            timeout: self.timeout,
+        };
         let header = auth::authorize(
-            &self.agent,
-            &self.server,
+            &peer,
+            self.ca.as_deref(),
             &challenge,
             &scope,
             creds.as_ref(),
@@ -323,14 +315,5 @@ fn error_message(r: ureq::Response) -> String {
             .chars()
             .take(200)
             .collect(),
-    }
-}
-
-fn short_transport_error(e: &ureq::Error) -> String {
-    let s = e.to_string();
-    if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
-        format!("TLS certificate not trusted (install its CA in $DOCKER_CONFIG/tls/<host:port>/ or pass --tlscacert): {s}")
-    } else {
-        s
     }
 }
