@@ -6,6 +6,7 @@
 pub mod admin_api;
 pub mod api_error;
 pub mod auth;
+pub mod backup;
 pub mod clock_map;
 pub mod compression;
 pub mod gun_locks;

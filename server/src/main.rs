@@ -63,6 +63,25 @@ enum Command {
         #[command(flatten)]
         filter: admin::AuditArgs,
     },
+    /// Take a consistent snapshot of the running server's SQLite database (trust data,
+    /// sealed server keys, registries, identities, audit log) into a new file. For
+    /// PostgreSQL use pg_dump (README).
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file to create (mode 0600; never overwritten).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory. Bring the signer passphrase the
+    /// backed-up server used, and TLS material, as after any move.
+    Restore {
+        /// A file made by `signet-server backup`.
+        file: PathBuf,
+        /// The data directory to create (or an empty one).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
     TokenCertificate {
         #[command(flatten)]
@@ -363,6 +382,23 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
     ))
 }
 
+/// What the operator brings to a restored data directory (printed by `restore`).
+const RESTORE_NEXT: &str = "Start the server on this data directory with the signer passphrase the backed-up server used (--signer-passphrase-file or SIGNET_SIGNER_PASSPHRASE, or copy signer.passphrase from the old data directory if the server generated it; without it the server-held keys cannot be opened) and its TLS certificate and key (--tls-cert/--tls-key), or let it generate a new self-signed CA that clients must then trust.";
+
+/// Prints a command's output, or its error as one line; the exit status follows.
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("signet-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let admin = |db: &DbArgs, run: &dyn Fn(&AdminService) -> Result<String, String>| {
@@ -393,6 +429,23 @@ fn main() -> ExitCode {
         Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
         Command::Repository { db, cmd } => admin(&db, &|svc| admin::repository(svc, &cmd)),
         Command::Audit { db, filter } => admin(&db, &|svc| admin::audit(svc, &filter)),
+        Command::Backup { db, output } => report(admin_storage(&db).and_then(|(data_dir, database)| {
+            let path = match database {
+                None => data_dir.join("signet.sqlite"),
+                Some(serve::Database::Sqlite(p)) => p,
+                Some(serve::Database::Postgres(_)) => {
+                    return Err("backup copies a SQLite database; for PostgreSQL use pg_dump (see the README's backup section)".into())
+                }
+            };
+            let contents = signet_server::backup::backup(&path, &output).map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({"backup": output, "database": path, "contents": contents}).to_string())
+        })),
+        Command::Restore { file, data_dir } => report((|| {
+            let (db, contents) =
+                signet_server::backup::restore(&file, &data_dir).map_err(|e| e.to_string())?;
+            eprintln!("{RESTORE_NEXT}");
+            Ok(serde_json::json!({"restored": db, "contents": contents}).to_string())
+        })()),
         Command::TokenCertificate { db } => {
             let result = admin_storage(&db).and_then(|(data_dir, database)| {
                 let store = serve::open_store(database.as_ref(), &data_dir)
