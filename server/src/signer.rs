@@ -148,8 +148,15 @@ impl Signer {
     /// The `index`-th key of a GUN's role, derived from the key-encryption key: the same on
     /// every instance sharing the database, so it need not be stored until a publish signs
     /// with it. `index` is the number of keys already stored for the role, so each rotation
-    /// after a key came into use derives a different one.
-    fn derived_key(&self, gun: &str, role: ServerRole, index: usize) -> PrivateKey {
+    /// after a key came into use derives a different one; the GUN's last deletion is mixed in
+    /// so that a repository whose keys were dropped (reset, trust wipe) gets new ones.
+    fn derived_key(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        index: usize,
+    ) -> Result<PrivateKey, SignerError> {
+        let epoch = self.store.last_deletion(gun)?;
         let kek = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.kek.as_ref());
         let mut info = Zeroizing::new(Vec::with_capacity(64 + gun.len()));
         info.extend_from_slice(b"signet derived server key\0");
@@ -158,6 +165,7 @@ impl Signer {
         info.extend_from_slice(gun.as_bytes());
         info.push(0);
         info.extend_from_slice(&(index as u64).to_be_bytes());
+        info.extend_from_slice(&epoch.to_be_bytes());
         // A digest that is not a valid P-256 scalar (about one in 2^32) moves to the next.
         for attempt in 0u8..=u8::MAX {
             info.push(attempt);
@@ -166,11 +174,11 @@ impl Signer {
             let mut scalar = Zeroizing::new([0u8; 32]);
             scalar.copy_from_slice(tag.as_ref());
             if let Some(key) = PrivateKey::ecdsa_from_scalar(&scalar) {
-                return key;
+                return Ok(key);
             }
         }
         // 256 consecutive invalid scalars do not happen with HMAC-SHA256 output.
-        PrivateKey::generate_ecdsa()
+        Err(SignerError::Sign("no valid derived key".into()))
     }
 
     /// Stores a derived key at its first signature (marked used), unless another publish or
@@ -242,7 +250,7 @@ impl Signer {
         if let Some(k) = held.iter().rev().find(|k| !k.used) {
             return Ok(Self::public_of(k));
         }
-        Ok(self.derived_key(gun, role, held.len()).public_key())
+        Ok(self.derived_key(gun, role, held.len())?.public_key())
     }
 
     /// POST `<role>.key`: a pending key if one exists, else the next derived key. Metadata is
@@ -261,7 +269,7 @@ impl Signer {
         {
             return Ok(Self::public_of(k));
         }
-        Ok(self.derived_key(gun, role, held.len()).public_key())
+        Ok(self.derived_key(gun, role, held.len())?.public_key())
     }
 
     fn private(&self, k: &SealedKey) -> Result<Arc<PreparedKey>, SignerError> {
@@ -308,13 +316,19 @@ impl Signer {
                     key
                 }
                 None => {
-                    let next = derived
-                        .get_or_insert_with(|| Some(self.derived_key(gun, role, held.len())));
-                    if next.as_ref().is_none_or(|k| k.id().as_str() != id) {
-                        continue;
+                    if derived.is_none() {
+                        derived = Some(Some(self.derived_key(gun, role, held.len())?));
                     }
-                    let Some(key) = next.take() else { continue };
-                    self.store_derived(gun, role, key)?
+                    let next = derived.as_mut().and_then(Option::take);
+                    match next {
+                        Some(key) if key.id().as_str() == id => {
+                            self.store_derived(gun, role, key)?
+                        }
+                        other => {
+                            derived = Some(other);
+                            continue;
+                        }
+                    }
                 }
             };
             let sig = key
@@ -509,6 +523,30 @@ mod tests {
                 .get_or_create(gun, ServerRole::Timestamp, &ids)
                 .unwrap(),
             key
+        );
+        // A repository deleted and started again (its keys dropped by a reset or a trust
+        // wipe) is handed a new key.
+        let fresh = &guns[9];
+        let before = signer
+            .get_or_create(fresh, ServerRole::Timestamp, &[])
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        let file = crate::store::NewMeta {
+            role: "targets".into(),
+            version: 1,
+            bytes: b"{}".to_vec(),
+        };
+        s.update_many(fresh, &[file], now).unwrap();
+        assert_eq!(s.delete_gun(fresh, now).unwrap(), 1);
+        let after = signer
+            .get_or_create(fresh, ServerRole::Timestamp, &[])
+            .unwrap();
+        assert_ne!(after, before);
+        assert_eq!(
+            other
+                .get_or_create(fresh, ServerRole::Timestamp, &[])
+                .unwrap(),
+            after
         );
         // Keys are per GUN and per role.
         assert_ne!(

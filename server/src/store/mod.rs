@@ -209,6 +209,10 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
     ) -> Result<Vec<Change>, StoreError>;
     fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Keys of a role for a GUN, oldest first.
+    /// The changefeed id of the GUN's latest deletion (a repository delete, reset or trust
+    /// wipe), 0 if it never had one: derived server keys change with it, so a repository
+    /// started again after its keys were dropped is handed new ones.
+    fn last_deletion(&self, gun: &str) -> Result<i64, StoreError>;
     fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError>;
     fn mark_used(&self, gun: &str, key_id: &str) -> Result<(), StoreError>;
     /// Sets a value only if absent; returns the value now stored (first writer wins).

@@ -636,6 +636,16 @@ impl Store for PgStore {
         .map(|_| ())
     }
 
+    fn last_deletion(&self, gun: &str) -> Result<i64, StoreError> {
+        self.with(|c| {
+            c.query_one(
+                "SELECT COALESCE(MAX(id), 0) FROM changefeed WHERE gun = $1 AND category = 'deletion'",
+                &[&gun],
+            )?
+            .try_get(0)
+        })
+    }
+
     fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
         let rows = self.with(|c| {
             c.query(

@@ -312,6 +312,14 @@ impl Store for SqliteStore {
     }
 
     /// Keys of a role for a GUN, oldest first.
+    fn last_deletion(&self, gun: &str) -> Result<i64, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT COALESCE(MAX(id), 0) FROM changefeed WHERE gun = ?1 AND category = 'deletion'",
+        )?;
+        Ok(stmt.query_row(params![gun], |row| row.get(0))?)
+    }
+
     fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<SealedKey>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
