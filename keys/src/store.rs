@@ -55,6 +55,15 @@ pub struct StoredKey {
     pub algorithm: Option<&'static str>,
 }
 
+/// A file named like a key file (`<64 hex>.key`) that does not read as one: empty,
+/// truncated, not PEM, not a private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedKey {
+    pub id: KeyId,
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// The key store of one trust directory.
 #[derive(Clone, Debug)]
 pub struct KeyStore {
@@ -117,6 +126,28 @@ impl KeyStore {
             }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
+        Ok(out)
+    }
+
+    /// Key files [`list`](Self::list) leaves out because they do not parse, with the reason.
+    pub fn damaged(&self) -> Result<Vec<DamagedKey>, StoreError> {
+        let mut out = Vec::new();
+        for path in self.key_file_paths()? {
+            let Some((id, _)) = parse_file_name(&path) else {
+                continue;
+            };
+            let bytes = zeroize::Zeroizing::new(fs::read(&path).map_err(io_err(&path))?);
+            let reason = if bytes.iter().all(u8::is_ascii_whitespace) {
+                "the file is empty (PEM block is empty)".to_string()
+            } else {
+                match key_file::inspect(&bytes) {
+                    Ok(_) => continue,
+                    Err(e) => e.to_string(),
+                }
+            };
+            out.push(DamagedKey { id, path, reason });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 

@@ -39,6 +39,39 @@ pub struct Editor<'a> {
     /// The current snapshot, extended and re-signed when we hold a snapshot key (repositories
     /// initialised by `notary init` without a server-managed snapshot).
     snapshot: Option<Snapshot>,
+    new_keys: NewKeys<'a>,
+}
+
+/// Keys this edit added to the key store: removed again unless the update is published, so a
+/// command that fails leaves no stray keys behind.
+struct NewKeys<'a> {
+    store: &'a signet_keys::store::KeyStore,
+    ids: Vec<KeyId>,
+    keep: bool,
+}
+
+impl NewKeys<'_> {
+    fn add(
+        &mut self,
+        key: &PrivateKey,
+        role: &str,
+        gun: Option<&str>,
+        pass: &mut dyn signet_keys::passphrase::PassphraseSource,
+    ) -> Result<(), CliError> {
+        let stored = self.store.add(key, role, gun, pass)?;
+        self.ids.push(stored.id);
+        Ok(())
+    }
+}
+
+impl Drop for NewKeys<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            for id in &self.ids {
+                let _ = self.store.remove(id);
+            }
+        }
+    }
 }
 
 fn fail(gun: &str, what: impl std::fmt::Display) -> CliError {
@@ -90,6 +123,11 @@ impl<'a> Editor<'a> {
             initialized: false,
             previous_root_keys: BTreeMap::new(),
             snapshot: Some(repo.snapshot.signed.clone()),
+            new_keys: NewKeys {
+                store: &ctx.store,
+                ids: Vec::new(),
+                keep: false,
+            },
         }
     }
 
@@ -99,24 +137,29 @@ impl<'a> Editor<'a> {
         gun: &str,
         now: OffsetDateTime,
     ) -> Result<Editor<'a>, CliError> {
+        // The server's keys first: a server that refuses the repository leaves no keys behind.
+        let ts = transport.server_key(gun, "timestamp")?;
+        let snap = transport.server_key(gun, "snapshot")?;
         let mut pass = ctx.passphrases()?;
+        let mut new_keys = NewKeys {
+            store: &ctx.store,
+            ids: Vec::new(),
+            keep: false,
+        };
         // docker reuses a root key already in the store; otherwise it makes one.
         let existing_root = ctx.store.list()?.into_iter().find(|k| k.role == "root");
         let root_key = match existing_root {
             Some(k) => ctx.store.load(&k.id, pass.as_mut())?.1,
             None => {
                 let k = PrivateKey::generate_ecdsa();
-                ctx.store.add(&k, "root", None, pass.as_mut())?;
+                new_keys.add(&k, "root", None, pass.as_mut())?;
                 k
             }
         };
         let cert = signet_keys::root_certificate(&root_key, gun, now, now + ROOT_EXPIRY)
             .map_err(|e| CliError::Keys(e.to_string()))?;
         let targets_key = PrivateKey::generate_ecdsa();
-        ctx.store
-            .add(&targets_key, "targets", Some(gun), pass.as_mut())?;
-        let ts = transport.server_key(gun, "timestamp")?;
-        let snap = transport.server_key(gun, "snapshot")?;
+        new_keys.add(&targets_key, "targets", Some(gun), pass.as_mut())?;
         let mut root = Root::new(GoTime::from_instant(now + ROOT_EXPIRY));
         root.set_role_keys("root", vec![cert], 1);
         root.set_role_keys("targets", vec![targets_key.public_key()], 1);
@@ -141,6 +184,7 @@ impl<'a> Editor<'a> {
             initialized: true,
             previous_root_keys: BTreeMap::new(),
             snapshot: None,
+            new_keys,
         };
         ed.touch_root();
         ed.touch("targets");
@@ -204,6 +248,25 @@ impl<'a> Editor<'a> {
         Ok(out)
     }
 
+    /// When one of `keys` is in the store only as a damaged file: the error naming that file
+    /// (instead of saying there is no key).
+    fn damaged_key<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k PublicKey>,
+    ) -> Result<Option<CliError>, CliError> {
+        let damaged = self.ctx.store.damaged()?;
+        for k in keys {
+            let Ok(id) = k.canonical_id() else { continue };
+            if let Some(d) = damaged.iter().find(|d| d.id == id) {
+                return Ok(Some(CliError::file(
+                    &d.path,
+                    format!("cannot read this key file: {}", d.reason),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     fn held_canonical_ids(&self) -> Result<BTreeSet<KeyId>, CliError> {
         Ok(self.ctx.store.list()?.into_iter().map(|k| k.id).collect())
     }
@@ -220,6 +283,7 @@ impl<'a> Editor<'a> {
         }
         let held = self.held_canonical_ids()?;
         let mut out = Vec::new();
+        let mut candidates = Vec::new();
         for d in delegations {
             if tag.is_some_and(|t| !d.covers(t)) {
                 continue;
@@ -234,8 +298,12 @@ impl<'a> Editor<'a> {
             {
                 out.push(d.name.clone());
             }
+            candidates.extend(keys.keys.into_values());
         }
         if out.is_empty() {
+            if let Some(e) = self.damaged_key(&candidates)? {
+                return Err(e);
+            }
             return Err(fail(&self.gun, "no valid signing keys for delegation roles (generate or load a signer key added with `signet signer add`)"));
         }
         Ok(out)
@@ -250,7 +318,7 @@ impl<'a> Editor<'a> {
             .map_err(|e| fail(&self.gun, e))?;
         let key = PrivateKey::generate_ecdsa();
         let mut pass = self.ctx.passphrases()?;
-        self.ctx.store.add(&key, "root", None, pass.as_mut())?;
+        self.new_keys.add(&key, "root", None, pass.as_mut())?;
         let cert = signet_keys::root_certificate(&key, &self.gun, self.now, self.now + ROOT_EXPIRY)
             .map_err(|e| CliError::Keys(e.to_string()))?;
         self.previous_root_keys = old.keys;
@@ -263,9 +331,9 @@ impl<'a> Editor<'a> {
     pub fn rotate_targets(&mut self) -> Result<KeyId, CliError> {
         let key = PrivateKey::generate_ecdsa();
         let mut pass = self.ctx.passphrases()?;
-        self.ctx
-            .store
-            .add(&key, "targets", Some(&self.gun.clone()), pass.as_mut())?;
+        let gun = self.gun.clone();
+        self.new_keys
+            .add(&key, "targets", Some(&gun), pass.as_mut())?;
         self.root
             .set_role_keys("targets", vec![key.public_key()], 1);
         self.touch_root();
@@ -429,7 +497,7 @@ impl<'a> Editor<'a> {
     /// Signs every changed role and publishes them in one update. Nothing is sent unless
     /// every changed role could be signed; once the server accepted the update, a failure to
     /// read it back is a warning, not an error (the change is made).
-    pub fn publish(self) -> Result<Published, CliError> {
+    pub fn publish(mut self) -> Result<Published, CliError> {
         let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
         if self.root_dirty {
             let keys = self
@@ -438,6 +506,9 @@ impl<'a> Editor<'a> {
                 .map_err(|e| fail(&self.gun, e))?;
             let mut signers = self.signing_keys(&keys.keys)?;
             if signers.is_empty() {
+                if let Some(e) = self.damaged_key(keys.keys.values())? {
+                    return Err(e);
+                }
                 return Err(fail(&self.gun, "no root key in the key store"));
             }
             // A rotated root is also signed by the previous root keys, so clients that trust
@@ -474,6 +545,9 @@ impl<'a> Editor<'a> {
             };
             let signers = self.signing_keys(&keys.keys)?;
             if signers.is_empty() {
+                if let Some(e) = self.damaged_key(keys.keys.values())? {
+                    return Err(e);
+                }
                 return Err(fail(
                     &self.gun,
                     format!("no key in the key store can sign {role}"),
@@ -509,6 +583,7 @@ impl<'a> Editor<'a> {
             }
         }
         self.transport.publish(&self.gun, &parts)?;
+        self.new_keys.keep = true;
         // Refresh the local cache from the server so later commands start from what it holds.
         let warnings = match trusted_repo::fetch(
             self.transport.as_ref(),

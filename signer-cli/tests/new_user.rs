@@ -318,3 +318,125 @@ fn sign_without_digest_trusts_the_registry_and_token_service_cas() {
     );
     assert_eq!(tags.len(), 2);
 }
+
+/// Item 4: a mistyped registry host shows the server's answer, and the failed `signer add`
+/// leaves no new keys in the trust directory.
+#[test]
+fn a_mistyped_registry_host_shows_the_servers_answer_and_leaves_no_keys() {
+    use serde_json::json;
+    use signet_interop::admin::AdminClient;
+    let srv = SignetServer::start();
+    let api = AdminClient::new(&srv);
+    api.ok(
+        "POST",
+        "registries",
+        json!({"name": "contoso", "loginServer": "registry.test:4922", "sku": "Premium"}),
+    );
+    api.ok(
+        "PUT",
+        "registries/contoso/content-trust",
+        json!({"status": "enabled"}),
+    );
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let keys = tempfile::tempdir().expect("tempdir");
+    let dir = keys.path().to_str().expect("utf-8 path");
+    signet(&docker, &["key", "generate", "alice", "--dir", dir]).ok("generate alice");
+    let answer = "NAME_UNKNOWN: The repository's registry is not known to this trust server. (no registry has the login server \"registry.tset:4922\")";
+    let err = fails(
+        signet(
+            &docker,
+            &[
+                "signer",
+                "add",
+                "alice",
+                "registry.tset:4922/app",
+                "--key",
+                &format!("{dir}/alice.pub"),
+            ],
+        ),
+        1,
+        answer,
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let list = signet(&docker, &["--json", "key", "list"]).ok("key list");
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let roles: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| k["role"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(roles, vec!["alice"], "no stray root or targets key");
+    fails(
+        signet(&docker, &["inspect", "registry.tset:4922/app"]),
+        1,
+        answer,
+    );
+}
+
+/// Item 5: an empty or truncated key file is listed as damaged with its file name and the
+/// reason, and `sign` names the file it could not read.
+#[test]
+fn damaged_key_files_are_listed_and_named() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let keys = tempfile::tempdir().expect("tempdir");
+    let dir = keys.path().to_str().expect("utf-8 path");
+    signet(&docker, &["key", "generate", "alice", "--dir", dir]).ok("generate alice");
+    let alice = format!("{dir}/alice.pub");
+    signet(&docker, &["signer", "add", "alice", REPO, "--key", &alice]).ok("add alice");
+    let list = signet(&docker, &["--json", "key", "list"]).ok("key list");
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let file = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|k| k["role"] == "alice")
+        .and_then(|k| k["file"].as_str())
+        .expect("alice's key file")
+        .to_string();
+    let original = std::fs::read(&file).expect("read key");
+    let tag = format!("{REPO}:v1");
+    let sign = ["sign", tag.as_str(), "--digest", DIGEST, "--size", "523"];
+
+    for (damage, reason) in [
+        (Vec::new(), "the file is empty (PEM block is empty)"),
+        (original[..original.len() / 2].to_vec(), "key file: "),
+    ] {
+        std::fs::write(&file, &damage).expect("damage key file");
+        let list = signet(&docker, &["key", "list"]).ok("key list with a damaged file");
+        let row = list
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("DAMAGED"))
+            .unwrap_or_else(|| panic!("no DAMAGED row: {}", list.stdout));
+        assert!(row.contains(&file) && row.contains(reason), "{row}");
+        assert!(
+            list.stderr
+                .contains(&format!("warning: {file}: damaged key file")),
+            "{}",
+            list.stderr
+        );
+        let json = signet(&docker, &["--json", "key", "list"]).ok("key list --json");
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+        assert!(
+            v.as_array()
+                .expect("array")
+                .iter()
+                .any(|k| k["file"] == file.as_str()
+                    && k["damaged"].as_str().is_some_and(|r| r.contains(reason))),
+            "{v}"
+        );
+        let err = fails(
+            signet(&docker, &sign),
+            1,
+            &format!("signet: {file}: cannot read this key file: {reason}"),
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    std::fs::write(&file, &original).expect("restore key file");
+    signet(&docker, &sign).ok("sign with the key restored");
+}

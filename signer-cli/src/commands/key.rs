@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::image_ref::ImageRef;
 use serde_json::json;
 use signet_keys::passphrase::{PassphraseRequest, PassphraseSource};
-use signet_keys::store::StoredKey;
+use signet_keys::store::{DamagedKey, StoredKey};
 use signet_keys::{key_file, KeyId, PrivateKey};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -106,12 +106,28 @@ pub fn load(ctx: &Context, file: &Path, name: &str) -> Result<Loaded, CliError> 
 
 pub struct KeyList {
     pub keys: Vec<StoredKey>,
+    /// Files named like key files that do not read as one.
+    pub damaged: Vec<DamagedKey>,
+    pub warnings: Vec<String>,
 }
 
-/// The keys in the trust directory.
+/// The keys in the trust directory, and the key files that are damaged.
 pub fn list(ctx: &Context) -> Result<KeyList, CliError> {
+    let damaged = ctx.store.damaged()?;
+    let warnings = damaged
+        .iter()
+        .map(|d| {
+            format!(
+                "warning: {}: damaged key file ({}); restore it from a backup or remove it",
+                d.path.display(),
+                d.reason
+            )
+        })
+        .collect();
     Ok(KeyList {
         keys: ctx.store.list()?,
+        damaged,
+        warnings,
     })
 }
 
@@ -121,8 +137,13 @@ impl Report for KeyList {
             .keys
             .iter()
             .map(|k| json!({"id": k.id.to_string(), "role": k.role, "gun": k.gun, "file": k.path, "encrypted": k.encrypted, "algorithm": algorithm(&k.path)}))
+            .chain(self.damaged.iter().map(|d| json!({"id": d.id.to_string(), "file": d.path, "damaged": d.reason})))
             .collect();
         serde_json::Value::Array(v)
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     fn human(&self) -> String {
@@ -138,6 +159,17 @@ impl Report for KeyList {
                 k.gun.as_deref().unwrap_or("-"),
                 algorithm(&k.path).unwrap_or(if k.encrypted { "encrypted" } else { "-" }),
                 k.path.display()
+            ));
+        }
+        for d in &self.damaged {
+            out.push_str(&format!(
+                "\n{:<18} {:<64} {:<30} {:<10} {} ({})",
+                "DAMAGED",
+                d.id,
+                "-",
+                "-",
+                d.path.display(),
+                d.reason
             ));
         }
         out

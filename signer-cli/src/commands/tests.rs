@@ -218,3 +218,23 @@ fn removing_a_signer_re_signs_releases_with_a_remaining_key_this_client_holds() 
         [1; 32]
     );
 }
+
+#[test]
+fn a_refused_update_leaves_no_new_keys_behind() {
+    let s = setup();
+    s.server.refuse_updates("not today");
+    let err = sign::sign(&s.ctx, &image("v1"), given(1))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("not today"), "{err}");
+    assert!(s.ctx.store.list().expect("list").is_empty());
+    // A root key that was there before stays.
+    let s = setup();
+    sign::sign(&s.ctx, &image("v1"), given(1)).expect("sign");
+    let before: Vec<_> = s.ctx.store.list().expect("list");
+    s.server.refuse_updates("not today");
+    key::rotate(&s.ctx, &image("v1"), "targets", false)
+        .err()
+        .expect("rotation refused");
+    assert_eq!(s.ctx.store.list().expect("list"), before);
+}

@@ -114,9 +114,11 @@ impl HttpsTransport {
                 Ok(r) => Ok(r),
                 Err(ureq::Error::Status(code, r)) => {
                     let challenge = r.header("WWW-Authenticate").and_then(auth::parse_challenge);
+                    let (error_code, message) = error_message(r);
                     Err(Failed::Status {
                         code,
-                        message: error_message(r),
+                        error_code,
+                        message,
                         challenge,
                     })
                 }
@@ -175,7 +177,18 @@ impl HttpsTransport {
         let url = self.url(gun, file);
         let resp = match self.send(gun, access, &|| self.agent.get(&url), None) {
             Ok(r) => r,
-            Err(Failed::Status { code: 404, .. }) => return Ok(None),
+            // Only "no such metadata" means the file is absent; any other 404 (a registry the
+            // server does not know, a repository it refuses) is the server's answer to show.
+            Err(Failed::Status {
+                code: 404,
+                error_code,
+                ..
+            }) if error_code
+                .as_deref()
+                .is_none_or(|c| c == "METADATA_NOT_FOUND") =>
+            {
+                return Ok(None)
+            }
             Err(Failed::Status { code, message, .. }) => {
                 return Err(self.err(format!("GET {file}: HTTP {code}: {message}")))
             }
@@ -278,6 +291,8 @@ impl Transport for HttpsTransport {
 enum Failed {
     Status {
         code: u16,
+        /// The code of the notary error envelope, when the body is one.
+        error_code: Option<String>,
         message: String,
         challenge: Option<auth::Challenge>,
     },
@@ -294,26 +309,29 @@ fn rand_bytes() -> [u8; 12] {
     out
 }
 
-/// The first error of a notary error envelope as `CODE: message (detail)`.
-fn error_message(r: ureq::Response) -> String {
+/// The first error of a notary error envelope: its code, and `CODE: message (detail)`.
+fn error_message(r: ureq::Response) -> (Option<String>, String) {
     let mut body = String::new();
-    let _ = r.into_reader().take(1024).read_to_string(&mut body);
+    let _ = r.into_reader().take(4096).read_to_string(&mut body);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     let e = &v["errors"][0];
     match (e["code"].as_str(), e["message"].as_str()) {
         (Some(c), Some(m)) => {
             let detail = e["detail"]["Error"]["Msg"]
                 .as_str()
+                .or_else(|| e["detail"].as_str())
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default();
-            format!("{c}: {m}{detail}")
+            (Some(c.to_string()), format!("{c}: {m}{detail}"))
         }
-        _ => body
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect(),
+        _ => (
+            None,
+            body.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+        ),
     }
 }

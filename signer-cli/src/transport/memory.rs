@@ -122,6 +122,8 @@ pub struct MemoryTransport {
     repos: Rc<RefCell<BTreeMap<String, Repository>>>,
     /// Every update received, in order: the GUN and the roles it carried.
     updates: Rc<RefCell<Vec<Update>>>,
+    /// When set, every update is refused with this reason.
+    refusal: Rc<RefCell<Option<String>>>,
 }
 
 impl MemoryTransport {
@@ -132,6 +134,11 @@ impl MemoryTransport {
     /// The updates published so far: GUN and the roles each one carried.
     pub fn updates(&self) -> Vec<Update> {
         self.updates.borrow().clone()
+    }
+
+    /// Refuses every later update with `reason` (as a server rejecting it would).
+    pub fn refuse_updates(&self, reason: &str) {
+        *self.refusal.borrow_mut() = Some(reason.to_string());
     }
 
     /// The current file of a role, as the server would serve it.
@@ -196,6 +203,9 @@ impl Transport for MemoryTransport {
     }
 
     fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
+        if let Some(reason) = self.refusal.borrow().as_ref() {
+            return Err(memory_error(format!("publish rejected: {reason}")));
+        }
         let mut repos = self.repos.borrow_mut();
         let repo = repos.entry(gun.to_string()).or_insert_with(Repository::new);
         for (role, raw) in parts {
