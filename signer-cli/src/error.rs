@@ -23,6 +23,9 @@ pub enum CliError {
     },
     #[error("{0}: repository does not have trust data")]
     NoTrustData(String),
+    /// The server lost (or replaced) the trust data of a repository this client trusted.
+    #[error("{gun}: {what}; if the repository's trust data was reset on purpose (content trust disabled and enabled again, or the repository deleted), run `signet forget {gun}` to drop this client's copy (keys stay) and sign again; otherwise the server may be compromised")]
+    TrustDataGone { gun: String, what: String },
     #[error("{gun}: no signed tag {tag:?}")]
     NoSuchTag { gun: String, tag: String },
     #[error("{0}")]
@@ -43,7 +46,8 @@ impl CliError {
             CliError::Usage(_) => 2,
             CliError::Verification { .. }
             | CliError::NoSuchTag { .. }
-            | CliError::NoTrustData(_) => 3,
+            | CliError::NoTrustData(_)
+            | CliError::TrustDataGone { .. } => 3,
             _ => 1,
         }
     }

@@ -4,7 +4,7 @@
 //! return.
 
 use clap::{Args, Parser, Subcommand};
-use signet_cli::commands::{inspect, key, revoke, sign, signer, status, verify, Report};
+use signet_cli::commands::{forget, inspect, key, revoke, sign, signer, status, verify, Report};
 use signet_cli::image_ref;
 use signet_cli::{CliError, Context};
 use std::path::PathBuf;
@@ -87,6 +87,15 @@ enum Command {
     Status {
         /// IMAGE
         image: String,
+    },
+    /// Drop this client's trust data of a repository (after its trust data was reset on
+    /// purpose); keys stay.
+    Forget {
+        /// IMAGE (repository)
+        image: String,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
     },
 }
 
@@ -262,6 +271,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status { image } => {
             let r = image_ref::parse(&image)?;
             print(&ctx, &status::status(&ctx, &r.gun)?)
+        }
+        Command::Forget { image, yes } => {
+            let r = image_ref::parse(&image)?;
+            confirm(&forget::question(&ctx, &r.gun), yes)?;
+            print(&ctx, &forget::forget(&ctx, &r.gun)?)
         }
         Command::Signer(s) => match s {
             SignerCommand::Add { name, images, key } => {

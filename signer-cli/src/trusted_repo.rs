@@ -89,10 +89,10 @@ pub fn fetch(
     };
     let Some(ts_raw) = transport.fetch(gun, "timestamp.json", TIMESTAMP_LIMIT)? else {
         if trusted_root.is_some() {
-            return Err(ctx.fail(
-                "timestamp",
-                "server has no timestamp for a repository this client trusts",
-            ));
+            return Err(CliError::TrustDataGone {
+                gun: gun.to_string(),
+                what: "the trust server has no trust data for this repository, which this client trusted before".into(),
+            });
         }
         return Ok(None);
     };
@@ -271,13 +271,13 @@ fn walk_chain(
         if newest.raw() == current.raw() {
             return Ok(current);
         }
-        return Err(ctx.fail(
-            "root",
-            format!(
-                "server offers a different root with the same version {}",
+        return Err(CliError::TrustDataGone {
+            gun: ctx.gun.to_string(),
+            what: format!(
+                "the trust server offers a different root with the same version {} as the one this client trusts",
                 current.version()
             ),
-        ));
+        });
     }
     let gun = ctx.gun;
     let mut current = current;

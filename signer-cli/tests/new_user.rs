@@ -440,3 +440,98 @@ fn damaged_key_files_are_listed_and_named() {
     std::fs::write(&file, &original).expect("restore key file");
     signet(&docker, &sign).ok("sign with the key restored");
 }
+
+/// Item 6: after the registry's content trust is reset, `verify`/`sign`/`signer add` say
+/// what happened and what to do; `signet forget` drops the cached trust data (keys stay) and
+/// signing starts a new repository that docker reads.
+#[test]
+fn after_a_content_trust_reset_forget_lets_the_user_start_again() {
+    use serde_json::json;
+    use signet_interop::admin::AdminClient;
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let api = AdminClient::new(&srv);
+    api.ok(
+        "POST",
+        "registries",
+        json!({"name": "contoso", "loginServer": "192.0.2.1:5000", "sku": "Premium"}),
+    );
+    let set_trust = |status: &str| {
+        api.ok(
+            "PUT",
+            "registries/contoso/content-trust",
+            json!({"status": status}),
+        );
+    };
+    set_trust("enabled");
+    api.ok(
+        "POST",
+        "identities",
+        json!({"name": "alice", "password": "alice-password"}),
+    );
+    api.ok(
+        "POST",
+        "role-assignments",
+        json!({"registry": "contoso", "identity": "alice", "role": "AcrImageSigner"}),
+    );
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    docker.login("192.0.2.1:5000", "alice", "alice-password");
+    let tag = format!("{REPO}:v1");
+    let sign = ["sign", tag.as_str(), "--digest", DIGEST, "--size", "523"];
+    signet(&docker, &sign).ok("first signing");
+    let keys_before = signet(&docker, &["--json", "key", "list"])
+        .ok("keys")
+        .stdout;
+
+    set_trust("disabled");
+    set_trust("enabled");
+    let hint =
+        format!("run `signet forget {REPO}` to drop this client's copy (keys stay) and sign again");
+    for args in [&["verify", tag.as_str()][..], &sign[..]] {
+        let err = fails(signet(&docker, args), 3, &hint);
+        assert!(
+            err.contains("the trust server has no trust data for this repository, which this client trusted before"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    // Confirmation: refused without a terminal unless --yes; nothing removed.
+    fails(signet(&docker, &["forget", REPO]), 2, "pass --yes");
+    fails(signet(&docker, &["verify", &tag]), 3, &hint);
+    let out = signet(&docker, &["forget", REPO, "--yes"]).ok("forget");
+    assert!(
+        out.stdout
+            .starts_with(&format!("Forgot the trust data of {REPO}")),
+        "{}",
+        out.stdout
+    );
+    assert!(!docker.trust_dir().join("tuf").join(REPO).exists());
+    assert_eq!(
+        signet(&docker, &["--json", "key", "list"])
+            .ok("keys")
+            .stdout,
+        keys_before,
+        "keys stay"
+    );
+    fails(
+        signet(&docker, &["forget", REPO, "--yes"]),
+        1,
+        "this client has no trust data for it",
+    );
+
+    // Signing again starts a new repository, read by docker.
+    let r = signet(&docker, &sign).ok("signing after forget");
+    assert!(
+        r.stdout.contains(&format!("Initialized \"{REPO}\"")),
+        "{}",
+        r.stdout
+    );
+    let v = signet(&docker, &["verify", &tag]).ok("verify after forget");
+    assert_eq!(v.stdout, format!("{DIGEST}\n"));
+    let (_, tags) = docker_inspect(&docker);
+    assert_eq!(tags[0].0, "v1");
+    assert_eq!(tags[0].1, DIGEST.trim_start_matches("sha256:"));
+}
