@@ -4,7 +4,11 @@
 //! return.
 
 use clap::{Args, Parser, Subcommand};
-use signet_cli::commands::{forget, inspect, key, revoke, sign, signer, status, verify, Report};
+use signet_cli::commands::{
+    forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
+};
+use signet_cli::docker_daemon::DockerCli;
+use signet_cli::docker_plugin;
 use signet_cli::image_ref;
 use signet_cli::{CliError, Context};
 use std::path::PathBuf;
@@ -96,6 +100,35 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
+    },
+    /// Pull IMAGE[:TAG] through the docker daemon by its verified signed digest, then tag it
+    /// (what DOCKER_CONTENT_TRUST=1 docker pull did).
+    Pull {
+        /// IMAGE[:TAG] (tag "latest" when omitted)
+        image: String,
+    },
+    /// Push IMAGE:TAG through the docker daemon and sign the pushed manifest (what
+    /// DOCKER_CONTENT_TRUST=1 docker push did).
+    Push {
+        /// IMAGE:TAG
+        image: String,
+    },
+    /// Install signet as a docker CLI plugin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Copy this binary into docker's plugin directory as docker-trust (Docker 29+) or
+    /// docker-signet (Docker 28 and earlier, where trust is built in).
+    Install {
+        /// trust or signet (default: chosen by the installed docker's version)
+        #[arg(long)]
+        name: Option<String>,
+        /// Plugin directory (default: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins)
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -277,6 +310,37 @@ fn run(cli: Cli) -> Result<(), CliError> {
             confirm(&forget::question(&ctx, &r.gun), yes)?;
             print(&ctx, &forget::forget(&ctx, &r.gun)?)
         }
+        Command::Pull { image } => {
+            let r = image_ref::parse(&image)?;
+            let target = pull::resolve(&ctx, &r)?;
+            for w in &target.warnings {
+                eprintln!("{w}");
+            }
+            if !ctx.json {
+                println!("{}", target.announcement());
+            }
+            let docker = DockerCli::from_env(Vec::new()).with_progress_on_stderr(ctx.json);
+            let pulled = target.pull(&docker)?;
+            // docker prints its "Tagging" line on standard error.
+            if ctx.json {
+                print!("{}", pulled.render(true));
+            } else {
+                eprintln!("{}", pulled.human());
+            }
+        }
+        Command::Push { image } => {
+            let r = image_ref::parse(&image)?;
+            let docker = DockerCli::from_env(Vec::new()).with_progress_on_stderr(ctx.json);
+            print(&ctx, &push::push(&ctx, &docker, &r)?)
+        }
+        Command::Plugin(PluginCommand::Install { name, dir }) => {
+            let path = docker_plugin::install(name.as_deref(), dir.as_deref())?;
+            if ctx.json {
+                println!("{}", serde_json::json!({ "installed": path }));
+            } else {
+                println!("Installed {}", path.display());
+            }
+        }
         Command::Signer(s) => match s {
             SignerCommand::Add { name, images, key } => {
                 let keys = key
@@ -306,6 +370,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    // Installed as docker-<name>, the binary is a docker CLI plugin.
+    let mut args = std::env::args_os();
+    if let Some(name) = args.next().as_deref().and_then(docker_plugin::plugin_name) {
+        return docker_plugin::run(&name, args.collect());
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

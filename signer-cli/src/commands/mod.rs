@@ -6,6 +6,8 @@
 pub mod forget;
 pub mod inspect;
 pub mod key;
+pub mod pull;
+pub mod push;
 pub mod revoke;
 pub mod sign;
 pub mod signer;
