@@ -63,6 +63,21 @@ enum Command {
         #[command(flatten)]
         filter: admin::AuditArgs,
     },
+    /// Remove old metadata versions: keeps every root, each role's newest --keep versions
+    /// and every version a current file's checksum names. Prints what it removed.
+    Gc {
+        #[command(flatten)]
+        db: DbArgs,
+        /// How many of each role's newest versions to keep (at least 1: the current one).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+        /// Report what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run again after every interval (e.g. 24h, 7d) until stopped; one JSON line per run.
+        #[arg(long)]
+        every: Option<String>,
+    },
     /// Take a consistent snapshot of the running server's SQLite database (trust data,
     /// sealed server keys, registries, identities, audit log) into a new file. For
     /// PostgreSQL use pg_dump (README).
@@ -429,6 +444,47 @@ fn main() -> ExitCode {
         Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
         Command::Repository { db, cmd } => admin(&db, &|svc| admin::repository(svc, &cmd)),
         Command::Audit { db, filter } => admin(&db, &|svc| admin::audit(svc, &filter)),
+        Command::Gc {
+            db,
+            keep,
+            dry_run,
+            every,
+        } => {
+            let interval = match every.as_deref().map(admin::parse_duration).transpose() {
+                Ok(i) => i,
+                Err(e) => return report(Err(format!("--every: {e}"))),
+            };
+            if interval.is_some_and(|i| i < time::Duration::minutes(1)) {
+                return report(Err("--every must be at least 1m".into()));
+            }
+            let store = match admin_storage(&db).and_then(|(data_dir, database)| {
+                serve::open_store(database.as_ref(), &data_dir)
+                    .map_err(|e| format!("opening the database: {e}"))
+            }) {
+                Ok(s) => s,
+                Err(e) => return report(Err(e)),
+            };
+            loop {
+                let run = signet_server::gc::collect(store.as_ref(), keep as usize, dry_run)
+                    .map_err(|e| e.to_string())
+                    .map(|r| {
+                        if interval.is_some() {
+                            serde_json::to_string(&r).unwrap_or_default()
+                        } else {
+                            serde_json::to_string_pretty(&r).unwrap_or_default()
+                        }
+                    });
+                let Some(interval) = interval else {
+                    return report(run);
+                };
+                match run {
+                    Ok(line) => println!("{line}"),
+                    // A periodic run outlives a database hiccup; the next run retries.
+                    Err(e) => eprintln!("signet-server: gc: {e}"),
+                }
+                std::thread::sleep(interval.unsigned_abs());
+            }
+        }
         Command::Backup { db, output } => report(admin_storage(&db).and_then(|(data_dir, database)| {
             let path = match database {
                 None => data_dir.join("signet.sqlite"),

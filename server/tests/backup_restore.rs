@@ -237,6 +237,23 @@ fn postgres_pg_dump_and_pg_restore_round_trip() {
     let restored = SignetServer::start_on_postgres(&restored_url);
     assert_same_and_signing(&srv, &restored, signer.trust_dir.path(), &STATIC);
 
+    // gc on PostgreSQL: seven files per repository before the publish after the restore
+    // (three more on the first); the current three and the root stay.
+    let gc = cli(
+        None,
+        &["gc", "--keep", "1", "--database", &restored_url],
+        "",
+    );
+    assert!(gc.status.success(), "{}", gc.stderr);
+    let gc: serde_json::Value = serde_json::from_str(&gc.stdout).unwrap();
+    assert_eq!(
+        (gc["filesRemoved"].as_i64(), gc["filesKept"].as_i64()),
+        (Some(9), Some(8)),
+        "{gc}"
+    );
+    let reader = NotaryCli::new(&restored.url, &restored.ca_path);
+    assert_eq!(reader.list(STATIC[0]).len(), 2);
+
     // `backup` says where to go instead of copying a PostgreSQL database.
     let run = cli(
         None,

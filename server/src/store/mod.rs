@@ -31,6 +31,15 @@ pub struct StoredMeta {
     pub created_at: OffsetDateTime,
 }
 
+/// One stored version, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVersion {
+    pub role: String,
+    pub version: i64,
+    pub sha256_hex: String,
+    pub size: i64,
+}
+
 /// A file to store.
 #[derive(Clone, Debug)]
 pub struct NewMeta {
@@ -218,6 +227,19 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
     /// Sets a value only if absent; returns the value now stored (first writer wins).
     fn signer_meta_init(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
     fn signer_meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every GUN that has trust files, sorted.
+    fn guns(&self) -> Result<Vec<String>, StoreError>;
+    /// Every stored version of every role of a GUN, without the bytes; by role, then
+    /// version.
+    fn versions(&self, gun: &str) -> Result<Vec<FileVersion>, StoreError>;
+    /// Deletes the listed (role, version) files of a GUN, except a role's newest version,
+    /// which is never deleted whatever the list says (a publish may have landed since the
+    /// list was made). Returns how many files were deleted.
+    fn delete_old_versions(
+        &self,
+        gun: &str,
+        victims: &[(String, i64)],
+    ) -> Result<usize, StoreError>;
     /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
     /// invalidation). Single-instance backends never call it.
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {

@@ -6,8 +6,9 @@
 //! and use to drop their cached copies.
 
 use super::{
-    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, MetaReader, NewMeta, SealedKey,
-    Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
+    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion, MetaReader,
+    NewMeta, SealedKey, Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows,
+    TrustWipe, Wiped,
 };
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
@@ -578,6 +579,52 @@ impl Store for PgStore {
             Some((role, version)) => Err(StoreError::OldVersion { role, version }),
             None => Ok(()),
         }
+    }
+
+    fn guns(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query("SELECT DISTINCT gun FROM tuf_files ORDER BY gun", &[])?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+            )
+        })
+    }
+
+    fn versions(&self, gun: &str) -> Result<Vec<FileVersion>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT role, version, sha256, octet_length(data)::BIGINT FROM tuf_files WHERE gun = $1 ORDER BY role, version",
+                &[&gun],
+            )?
+            .iter()
+            .map(|r| FileVersion {
+                role: r.get(0),
+                version: r.get(1),
+                sha256_hex: r.get(2),
+                size: r.get(3),
+            })
+            .collect())
+        })
+    }
+
+    fn delete_old_versions(
+        &self,
+        gun: &str,
+        victims: &[(String, i64)],
+    ) -> Result<usize, StoreError> {
+        let roles: Vec<&str> = victims.iter().map(|(r, _)| r.as_str()).collect();
+        let versions: Vec<i64> = victims.iter().map(|(_, v)| *v).collect();
+        self.with(|c| {
+            let n = c.execute(
+                "DELETE FROM tuf_files f USING unnest($2::TEXT[], $3::BIGINT[]) AS v(role, version) \
+                 WHERE f.gun = $1 AND f.role = v.role AND f.version = v.version \
+                 AND f.version < (SELECT MAX(version) FROM tuf_files m WHERE m.gun = $1 AND m.role = v.role)",
+                &[&gun, &roles, &versions],
+            )?;
+            Ok(n as usize)
+        })
     }
 
     fn delete_gun(&self, gun: &str, now: OffsetDateTime) -> Result<usize, StoreError> {

@@ -1,8 +1,9 @@
 //! The SQLite backend: the embedded default, one instance.
 
 use super::{
-    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, MetaReader, NewMeta, SealedKey,
-    Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
+    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion, MetaReader,
+    NewMeta, SealedKey, Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows,
+    TrustWipe, Wiped,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -257,6 +258,50 @@ impl Store for SqliteStore {
                 "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,0,'','deletion')",
                 params![micros(now), gun],
             )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn guns(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare("SELECT DISTINCT gun FROM tuf_files ORDER BY gun")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn versions(&self, gun: &str) -> Result<Vec<FileVersion>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT role, version, sha256, length(data) FROM tuf_files WHERE gun = ?1 ORDER BY role, version",
+        )?;
+        let rows = stmt.query_map(params![gun], |r| {
+            Ok(FileVersion {
+                role: r.get(0)?,
+                version: r.get(1)?,
+                sha256_hex: r.get(2)?,
+                size: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_old_versions(
+        &self,
+        gun: &str,
+        victims: &[(String, i64)],
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM tuf_files WHERE gun = ?1 AND role = ?2 AND version = ?3 \
+                 AND version < (SELECT MAX(version) FROM tuf_files WHERE gun = ?1 AND role = ?2)",
+            )?;
+            for (role, version) in victims {
+                n += stmt.execute(params![gun, role, version])?;
+            }
         }
         tx.commit()?;
         Ok(n)
