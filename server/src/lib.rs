@@ -12,6 +12,7 @@ pub mod compression;
 pub mod gc;
 pub mod gun_locks;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod multipart;
 pub mod read_cache;

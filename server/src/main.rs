@@ -1,6 +1,7 @@
 //! `signet-server`: the Signet trust server binary.
 
 mod admin;
+mod import_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
@@ -96,6 +97,14 @@ enum Command {
         /// The data directory to create (or an empty one).
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Import repositories from a notary-server database (and the server-held keys from
+    /// notary-signer's), verified and stored verbatim.
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        args: Box<import_cmd::ImportArgs>,
     },
     /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
     TokenCertificate {
@@ -502,6 +511,36 @@ fn main() -> ExitCode {
             eprintln!("{RESTORE_NEXT}");
             Ok(serde_json::json!({"restored": db, "contents": contents}).to_string())
         })()),
+        Command::Import { db, args } => {
+            let result = admin_storage(&db).and_then(|(data_dir, database)| {
+                serve::create_data_dir(&data_dir)
+                    .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+                let file = read_file_config(db.config.as_deref())?;
+                let pass = signer_passphrase(
+                    args.signer_passphrase_file
+                        .clone()
+                        .or(file.signer_passphrase_file)
+                        .as_deref(),
+                    &data_dir,
+                )?;
+                let store = serve::open_store(database.as_ref(), &data_dir)
+                    .map_err(|e| format!("opening the database: {e}"))?;
+                let signer = signet_server::signer::Signer::open(store.clone(), pass.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                import_cmd::run(
+                    &args,
+                    import_cmd::ImportTarget { store, signer },
+                    admin::actor(),
+                )
+            });
+            match result {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("signet-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::TokenCertificate { db } => {
             let result = admin_storage(&db).and_then(|(data_dir, database)| {
                 let store = serve::open_store(database.as_ref(), &data_dir)

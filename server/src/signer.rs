@@ -215,6 +215,35 @@ impl Signer {
         Ok(prepared)
     }
 
+    /// Seals a private key brought from another server (an import) as a key of `role` for
+    /// `gun`, ready for [`Store::import_repository`]. Only ECDSA keys: the server signs and
+    /// publishes its keys as `ecdsa` (what notary-signer generates).
+    pub fn seal_imported(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        key: &PrivateKey,
+        used: bool,
+    ) -> Result<SealedKey, SignerError> {
+        if key.algorithm() != "ecdsa" {
+            return Err(SignerError::Sign(format!(
+                "server keys must be ecdsa, this {} key cannot be held",
+                key.algorithm()
+            )));
+        }
+        let id = key.id().to_string();
+        let der = signet_keys::pkcs8::encode_notary(key);
+        Ok(SealedKey {
+            key_id: id.clone(),
+            gun: gun.to_string(),
+            role: role.as_str().to_string(),
+            algorithm: "ecdsa".into(),
+            public: key.public_key().public_bytes().to_vec(),
+            sealed_private: seal(&self.kek, &der, &aad(&id, gun)),
+            used,
+        })
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, OpenKeys> {
         self.open_keys.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -48,6 +48,15 @@ pub fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The `signet-server` binary next to the test binaries (built by `cargo build` or a
+/// workspace test run); `None` when it was not built.
+pub fn signet_server_bin() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.join("signet-server")))
+        .filter(|p| p.exists())
+}
+
 /// A free loopback port (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -230,6 +239,41 @@ impl NotaryServer {
     /// With `Some(url)`, notary-server stores metadata in that PostgreSQL database (whose
     /// schema must exist: see [`NOTARY_SERVER_PG_SCHEMA`]).
     pub fn start_with_storage(postgres_url: Option<&str>) -> NotaryServer {
+        let storage = match postgres_url {
+            Some(url) => {
+                serde_json::json!({"backend": "postgres", "db_url": format!("{url}?sslmode=disable")})
+            }
+            None => serde_json::json!({"backend": "memory"}),
+        };
+        Self::start_configured(storage, serde_json::json!({"backend": "memory"}), &[])
+    }
+
+    /// notary-server and notary-signer both on SQL databases (schemas already created: see
+    /// [`NOTARY_SERVER_PG_SCHEMA`], [`NOTARY_SIGNER_PG_SCHEMA`] and the MySQL ones), the
+    /// signer encrypting its keys under `alias` with `passphrase` (given to it, as notary
+    /// documents, in `NOTARY_SIGNER_<ALIAS>`).
+    pub fn start_with_sql(sql: &NotarySql, alias: &str, passphrase: &str) -> NotaryServer {
+        let (backend, server_url, signer_url) = match sql {
+            NotarySql::Postgres { server, signer } => (
+                "postgres",
+                format!("{server}?sslmode=disable"),
+                format!("{signer}?sslmode=disable"),
+            ),
+            NotarySql::Mysql { server, signer } => ("mysql", server.clone(), signer.clone()),
+        };
+        let env_var = format!("NOTARY_SIGNER_{}", alias.to_uppercase());
+        Self::start_configured(
+            serde_json::json!({"backend": backend, "db_url": server_url}),
+            serde_json::json!({"backend": backend, "db_url": signer_url, "default_alias": alias}),
+            &[(&env_var, passphrase)],
+        )
+    }
+
+    fn start_configured(
+        storage: serde_json::Value,
+        signer_storage: serde_json::Value,
+        signer_env: &[(&str, &str)],
+    ) -> NotaryServer {
         let ca = TestCa::new(&[]);
         let d = ca.dir.path();
         let signer_port = free_port();
@@ -238,14 +282,8 @@ impl NotaryServer {
             "server": {"grpc_addr": format!("127.0.0.1:{signer_port}"),
                        "tls_cert_file": ca.cert, "tls_key_file": ca.key, "client_ca_file": ca.ca_cert},
             "logging": {"level": "info"},
-            "storage": {"backend": "memory"}
+            "storage": signer_storage
         });
-        let storage = match postgres_url {
-            Some(url) => {
-                serde_json::json!({"backend": "postgres", "db_url": format!("{url}?sslmode=disable")})
-            }
-            None => serde_json::json!({"backend": "memory"}),
-        };
         let server_cfg = serde_json::json!({
             "server": {"http_addr": format!("127.0.0.1:{port}"), "tls_cert_file": ca.cert, "tls_key_file": ca.key},
             "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": signer_port.to_string(),
@@ -256,13 +294,12 @@ impl NotaryServer {
         });
         std::fs::write(d.join("signer.json"), signer_cfg.to_string()).expect("write");
         std::fs::write(d.join("server.json"), server_cfg.to_string()).expect("write");
-        let signer = Proc::spawn(
-            "notary-signer",
-            Command::new("notary-signer")
-                .arg("-config")
-                .arg(d.join("signer.json")),
-            d.join("signer.log"),
-        );
+        let mut signer_cmd = Command::new("notary-signer");
+        signer_cmd.arg("-config").arg(d.join("signer.json"));
+        for (k, v) in signer_env {
+            signer_cmd.env(k, v);
+        }
+        let signer = Proc::spawn("notary-signer", &mut signer_cmd, d.join("signer.log"));
         std::thread::sleep(Duration::from_millis(300));
         let server = Proc::spawn(
             "notary-server",
@@ -286,6 +323,13 @@ impl NotaryServer {
             _ca: ca,
         }
     }
+}
+
+/// The SQL databases of a reference notary-server and notary-signer, as notary takes them
+/// (`postgres://…` URLs; go-sql-driver DSNs `user@tcp(host:port)/db?parseTime=True`).
+pub enum NotarySql {
+    Postgres { server: String, signer: String },
+    Mysql { server: String, signer: String },
 }
 
 /// Signet's server, in-process on its own runtime thread, self-signed TLS, temp data dir.
@@ -489,6 +533,23 @@ impl NotaryCli {
             let _ = stdin.write_all(input);
         }
         Run::from(child.wait_with_output().expect("wait notary"))
+    }
+
+    /// A client with a copy of this one's trust directory (keys and cached metadata),
+    /// pointed at another server: a user moving to a new server address.
+    pub fn moved_to(&self, server: &str, ca: &Path) -> NotaryCli {
+        let moved = NotaryCli::new(server, ca);
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", self.trust_dir.path().display()))
+            .arg(moved.trust_dir.path())
+            .status()
+            .expect("cp");
+        assert!(st.success(), "copying the trust dir");
+        NotaryCli {
+            auth: self.auth.clone(),
+            ..moved
+        }
     }
 
     /// `notary list` parsed into (name, sha256 hex, size, role) rows.
@@ -877,6 +938,17 @@ CREATE TABLE changefeed (
 CREATE INDEX idx_changefeed_gun ON changefeed (gun);
 ";
 
+/// notary-signer's key table in PostgreSQL, as notary's migrations create it.
+pub const NOTARY_SIGNER_PG_SCHEMA: &str = "
+CREATE TABLE private_keys (
+  id serial PRIMARY KEY, created_at timestamp NULL DEFAULT NULL, updated_at timestamp NULL DEFAULT NULL,
+  deleted_at timestamp NULL DEFAULT NULL, key_id varchar(255) NOT NULL, encryption_alg varchar(255) NOT NULL,
+  keywrap_alg varchar(255) NOT NULL, algorithm varchar(50) NOT NULL, passphrase_alias varchar(50) NOT NULL,
+  public bytea NOT NULL, private bytea NOT NULL, gun varchar(255) NOT NULL, role varchar(255) NOT NULL,
+  last_used timestamp NULL DEFAULT NULL,
+  CONSTRAINT key_id UNIQUE (key_id), CONSTRAINT key_id_2 UNIQUE (key_id, algorithm));
+";
+
 /// A throwaway PostgreSQL 15 cluster (initdb + pg_ctl from the machine's binaries) on a free
 /// loopback port, run as the `postgres` user, trust authentication, stopped on drop.
 pub struct Postgres {
@@ -1016,6 +1088,41 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// Runs a query with psql and returns its rows unaligned, fields separated by `|`.
+    pub fn query(&self, db: &str, sql: &str) -> Vec<Vec<String>> {
+        let psql = format!("{PG_BIN}/psql");
+        let port = self.port.to_string();
+        let out = as_postgres(&[
+            &psql,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-A",
+            "-t",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split('|').map(str::to_string).collect())
+            .collect()
     }
 
     /// Runs SQL in a database with psql, failing loudly.

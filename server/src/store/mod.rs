@@ -150,6 +150,32 @@ pub enum Applied {
     Stale,
 }
 
+/// A file brought in from another server by an import, with the time the source stored it.
+#[derive(Clone, Debug)]
+pub struct ImportedFile {
+    pub role: String,
+    pub version: i64,
+    pub bytes: Vec<u8>,
+    pub sha256_hex: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// What storing an imported repository did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportStored {
+    /// Files (and keys) were added; any already present were identical.
+    Stored {
+        files: usize,
+        skipped: usize,
+        keys: usize,
+    },
+    /// Every file and key was already stored, byte for byte: nothing changed.
+    Identical,
+    /// The repository already holds a version that differs from the import (or that the
+    /// import does not have): nothing was stored.
+    Conflict { role: String, version: i64 },
+}
+
 /// Read access that validation needs.
 pub trait MetaReader {
     fn latest(&self, gun: &str, role: &str) -> Result<Option<StoredMeta>, StoreError>;
@@ -240,11 +266,50 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
         gun: &str,
         victims: &[(String, i64)],
     ) -> Result<usize, StoreError>;
+    /// Stores a verified repository from another server in one transaction: the files
+    /// verbatim with their original creation times, a changefeed record per timestamp
+    /// version, the sealed server keys and the audit record. Files already stored with the
+    /// same bytes are skipped (a re-run resumes); a stored version that differs, or a stored
+    /// version the import lacks, is a conflict and nothing is written. The audit record is
+    /// written only when something was stored.
+    fn import_repository(
+        &self,
+        gun: &str,
+        files: &[ImportedFile],
+        keys: &[SealedKey],
+        audit: &AuditRecord,
+    ) -> Result<ImportStored, StoreError>;
     /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
     /// invalidation). Single-instance backends never call it.
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
         let _ = on_change;
     }
+}
+
+/// Compares a repository's stored (role, version, sha256) triples with an import: the
+/// conflicting version if any, else the indices of the files still to store.
+pub(crate) fn import_plan(
+    stored: &[(String, i64, String)],
+    files: &[ImportedFile],
+) -> Result<Vec<usize>, (String, i64)> {
+    let wanted: std::collections::HashMap<(&str, i64), &str> = files
+        .iter()
+        .map(|f| ((f.role.as_str(), f.version), f.sha256_hex.as_str()))
+        .collect();
+    for (role, version, sha) in stored {
+        match wanted.get(&(role.as_str(), *version)) {
+            Some(s) if s.eq_ignore_ascii_case(sha) => {}
+            _ => return Err((role.clone(), *version)),
+        }
+    }
+    let have: std::collections::HashSet<(&str, i64)> =
+        stored.iter().map(|(r, v, _)| (r.as_str(), *v)).collect();
+    Ok(files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !have.contains(&(f.role.as_str(), f.version)))
+        .map(|(i, _)| i)
+        .collect())
 }
 
 /// Microseconds since the epoch: the stored time unit of both backends.
@@ -255,4 +320,59 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_micros(us: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(role: &str, version: i64, sha: &str) -> ImportedFile {
+        ImportedFile {
+            role: role.into(),
+            version,
+            bytes: Vec::new(),
+            sha256_hex: sha.into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn import_plan_resumes_skips_and_refuses_differences() {
+        let files = vec![
+            file("root", 1, "aa"),
+            file("targets", 1, "bb"),
+            file("targets", 2, "cc"),
+        ];
+        let stored = |rows: &[(&str, i64, &str)]| -> Vec<(String, i64, String)> {
+            rows.iter()
+                .map(|(r, v, s)| (r.to_string(), *v, s.to_string()))
+                .collect()
+        };
+        assert_eq!(import_plan(&[], &files), Ok(vec![0, 1, 2]));
+        // Part already stored (an interrupted run, or a source that moved on): the rest.
+        assert_eq!(
+            import_plan(&stored(&[("root", 1, "AA"), ("targets", 1, "bb")]), &files),
+            Ok(vec![2])
+        );
+        assert_eq!(
+            import_plan(
+                &stored(&[
+                    ("root", 1, "aa"),
+                    ("targets", 1, "bb"),
+                    ("targets", 2, "cc")
+                ]),
+                &files
+            ),
+            Ok(vec![])
+        );
+        // Same version, other bytes; or a version the source does not have.
+        assert_eq!(
+            import_plan(&stored(&[("targets", 1, "dd")]), &files),
+            Err(("targets".into(), 1))
+        );
+        assert_eq!(
+            import_plan(&stored(&[("targets", 3, "ee")]), &files),
+            Err(("targets".into(), 3))
+        );
+    }
 }

@@ -6,9 +6,9 @@
 //! and use to drop their cached copies.
 
 use super::{
-    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion, MetaReader,
-    NewMeta, SealedKey, Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows,
-    TrustWipe, Wiped,
+    from_micros, import_plan, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion,
+    ImportStored, ImportedFile, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+    TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
 };
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
@@ -671,6 +671,70 @@ impl Store for PgStore {
             out.reverse();
         }
         Ok(out)
+    }
+
+    fn import_repository(
+        &self,
+        gun: &str,
+        files: &[ImportedFile],
+        keys: &[SealedKey],
+        audit: &AuditRecord,
+    ) -> Result<ImportStored, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let stored: Vec<(String, i64, String)> = tx
+                .query(
+                    "SELECT role, version, sha256 FROM tuf_files WHERE gun=$1",
+                    &[&gun],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            let todo = match import_plan(&stored, files) {
+                Ok(t) => t,
+                Err((role, version)) => {
+                    tx.rollback()?;
+                    return Ok(ImportStored::Conflict { role, version });
+                }
+            };
+            if !todo.is_empty() {
+                let roles: Vec<&str> = todo.iter().map(|&i| files[i].role.as_str()).collect();
+                let versions: Vec<i64> = todo.iter().map(|&i| files[i].version).collect();
+                let shas: Vec<&str> = todo.iter().map(|&i| files[i].sha256_hex.as_str()).collect();
+                let data: Vec<&[u8]> = todo.iter().map(|&i| files[i].bytes.as_slice()).collect();
+                let created: Vec<i64> = todo.iter().map(|&i| micros(files[i].created_at)).collect();
+                tx.execute(
+                    "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) SELECT $1, r, v, s, d, t FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BYTEA[], $6::BIGINT[]) AS u(r, v, s, d, t)",
+                    &[&gun, &roles, &versions, &shas, &data, &created],
+                )?;
+                tx.execute(
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) SELECT t, $1, v, s, 'update' FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[]) AS u(r, v, s, t) WHERE r = 'timestamp' ORDER BY v",
+                    &[&gun, &roles, &versions, &shas, &created],
+                )?;
+            }
+            let mut new_keys = 0;
+            for k in keys {
+                new_keys += tx.execute(
+                    "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (gun, key_id) DO NOTHING",
+                    &[&k.key_id, &k.gun, &k.role, &k.algorithm, &k.public, &k.sealed_private, &k.used, &micros(audit.at)],
+                )? as usize;
+            }
+            if todo.is_empty() && new_keys == 0 {
+                tx.rollback()?;
+                return Ok(ImportStored::Identical);
+            }
+            tx.execute(
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+                &[&micros(audit.at), &audit.actor, &audit.action, &audit.target, &audit.detail.to_string()],
+            )?;
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &gun])?;
+            tx.commit()?;
+            Ok(ImportStored::Stored {
+                files: todo.len(),
+                skipped: files.len() - todo.len(),
+                keys: new_keys,
+            })
+        })
     }
 
     fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {

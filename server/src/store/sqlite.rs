@@ -1,9 +1,9 @@
 //! The SQLite backend: the embedded default, one instance.
 
 use super::{
-    from_micros, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion, MetaReader,
-    NewMeta, SealedKey, Store, StoreError, StoredMeta, TenancyChange, TenancyRow, TenancyRows,
-    TrustWipe, Wiped,
+    from_micros, import_plan, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion,
+    ImportStored, ImportedFile, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
+    TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -346,6 +346,65 @@ impl Store for SqliteStore {
             out.reverse();
         }
         Ok(out)
+    }
+
+    fn import_repository(
+        &self,
+        gun: &str,
+        files: &[ImportedFile],
+        keys: &[SealedKey],
+        audit: &AuditRecord,
+    ) -> Result<ImportStored, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let stored: Vec<(String, i64, String)> = tx
+            .prepare_cached("SELECT role, version, sha256 FROM tuf_files WHERE gun=?1")?
+            .query_map(params![gun], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let todo = match import_plan(&stored, files) {
+            Ok(t) => t,
+            Err((role, version)) => return Ok(ImportStored::Conflict { role, version }),
+        };
+        for &i in &todo {
+            let f = &files[i];
+            tx.prepare_cached(
+                "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES (?1,?2,?3,?4,?5,?6)",
+            )?
+            .execute(params![gun, f.role, f.version, f.sha256_hex, f.bytes, micros(f.created_at)])?;
+            if f.role == "timestamp" {
+                tx.prepare_cached(
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?1,?2,?3,?4,'update')",
+                )?
+                .execute(params![micros(f.created_at), gun, f.version, f.sha256_hex])?;
+            }
+        }
+        let mut new_keys = 0;
+        for k in keys {
+            new_keys += tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                )?
+                .execute(params![k.key_id, k.gun, k.role, k.algorithm, k.public, k.sealed_private, k.used, micros(audit.at)])?;
+        }
+        if todo.is_empty() && new_keys == 0 {
+            return Ok(ImportStored::Identical);
+        }
+        tx.execute(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1,?2,?3,?4,?5)",
+            params![
+                micros(audit.at),
+                audit.actor,
+                audit.action,
+                audit.target,
+                audit.detail.to_string()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(ImportStored::Stored {
+            files: todo.len(),
+            skipped: files.len() - todo.len(),
+            keys: new_keys,
+        })
     }
 
     fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {

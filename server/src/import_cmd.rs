@@ -1,0 +1,151 @@
+//! `signet-server import`: bring repositories from another Notary v1 server into this
+//! server's store (see `signet_server::import`). Prints one line per repository (or a JSON
+//! summary with `--json`), a progress line on a terminal, and exits non-zero when any
+//! repository was refused.
+
+use clap::{ArgGroup, Args};
+use signet_server::import::notary_db::{redact, NotaryDb};
+use signet_server::import::{
+    Importer, Outcome, RepositoryReport, ServerKeySource, SignerPassphrases,
+};
+use signet_server::signer::Signer;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["gun", "all"])))]
+pub struct ImportArgs {
+    /// notary-server's database: postgres://… (Harbor, notary's compose files) or mysql://….
+    #[arg(long, value_name = "URL")]
+    pub notary_db: String,
+    /// notary-signer's database, to import the server-held timestamp/snapshot keys.
+    #[arg(long, value_name = "URL")]
+    pub signer_db: Option<String>,
+    /// Where a notary-signer passphrase alias is read from (default: the environment
+    /// variable NOTARY_SIGNER_<ALIAS>, as notary-signer reads it). Repeatable.
+    #[arg(
+        long = "signer-passphrase",
+        value_name = "ALIAS=ENVVAR",
+        requires = "signer_db"
+    )]
+    pub signer_passphrase: Vec<String>,
+    /// Repository to import (repeatable).
+    #[arg(long)]
+    pub gun: Vec<String>,
+    /// Import every repository of the source.
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON summary (per repository: versions imported, skipped, refused and why).
+    #[arg(long)]
+    pub json: bool,
+    /// File with Signet's own signer passphrase (else SIGNET_SIGNER_PASSPHRASE, else
+    /// <data-dir>/signer.passphrase), the one `serve` uses.
+    #[arg(long, env = "SIGNET_SIGNER_PASSPHRASE_FILE")]
+    pub signer_passphrase_file: Option<PathBuf>,
+}
+
+pub struct ImportTarget {
+    pub store: std::sync::Arc<dyn signet_server::store::Store>,
+    pub signer: Signer,
+}
+
+fn passphrase_map(pairs: &[String]) -> Result<SignerPassphrases, String> {
+    let mut out = SignerPassphrases::default();
+    for p in pairs {
+        let (alias, var) = p
+            .split_once('=')
+            .filter(|(a, v)| !a.is_empty() && !v.is_empty())
+            .ok_or_else(|| format!("--signer-passphrase {p:?}: expected ALIAS=ENVVAR"))?;
+        out.env_by_alias.insert(alias.to_string(), var.to_string());
+    }
+    Ok(out)
+}
+
+/// Runs the import; returns the process exit status (0 all imported or skipped, 1 when a
+/// repository was refused) or an error that stopped the whole run.
+pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8, String> {
+    let passphrases = passphrase_map(&args.signer_passphrase)?;
+    let tenancy = signet_server::tenancy::load(target.store.as_ref())
+        .map_err(|e| format!("reading registries: {e}"))?;
+    let mut source = NotaryDb::connect(&args.notary_db).map_err(|e| e.to_string())?;
+    let mut signer_db = match &args.signer_db {
+        Some(url) => Some(NotaryDb::connect(url).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let guns = if args.all {
+        source.guns().map_err(|e| e.to_string())?
+    } else {
+        args.gun.clone()
+    };
+    let importer = Importer {
+        store: target.store.as_ref(),
+        signer: &target.signer,
+        tenancy: &tenancy,
+        actor,
+        source: format!("notary-db {}", redact(&args.notary_db)),
+        passphrases,
+    };
+    let progress = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut reports: Vec<RepositoryReport> = Vec::with_capacity(guns.len());
+    for (i, gun) in guns.iter().enumerate() {
+        if progress {
+            let rate = i as f64 / started.elapsed().as_secs_f64().max(0.001);
+            eprint!("\r\x1b[K[{}/{}] {rate:.0}/s {gun}", i + 1, guns.len());
+        }
+        let files = source.files(gun).map_err(|e| e.to_string())?;
+        let report = if files.is_empty() {
+            RepositoryReport {
+                gun: gun.clone(),
+                outcome: Outcome::Refused,
+                versions_imported: 0,
+                versions_skipped: 0,
+                versions_refused: 0,
+                server_keys_imported: Vec::new(),
+                reason: Some("the source has no metadata for this repository".into()),
+                notes: Vec::new(),
+            }
+        } else {
+            importer.import(
+                gun,
+                files,
+                signer_db.as_mut().map(|s| s as &mut dyn ServerKeySource),
+            )
+        };
+        if !args.json {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            println!("{}", report.line());
+        }
+        reports.push(report);
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
+    let (imported, skipped, refused) = (
+        count(Outcome::Imported),
+        count(Outcome::Skipped),
+        count(Outcome::Refused),
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let summary = serde_json::json!({
+            "imported": imported,
+            "skipped": skipped,
+            "refused": refused,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+            "repositories": reports,
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "{} repositories: {imported} imported, {skipped} skipped (identical), {refused} refused ({seconds:.1} s)",
+            reports.len()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    Ok(if refused > 0 { 1 } else { 0 })
+}

@@ -1,0 +1,432 @@
+//! `signet-server import --notary-db`: repositories made by notary 0.7 against the real
+//! notary-server + notary-signer on PostgreSQL, imported with their server keys; the
+//! clients that used the reference then work against Signet with nothing changed.
+
+use signet_interop::*;
+use signet_keys::passphrase::FixedPassphrase;
+use signet_server::store::{MetaReader, SqliteStore, Store, TenancyStore};
+use std::path::Path;
+use std::process::Command;
+
+const APP: &str = "example.com/team/app";
+const HUB: &str = "docker.io/library/alpine";
+const ALIAS: &str = "importalias";
+const SIGNER_PASS: &str = "reference-signer-passphrase";
+
+/// Builds APP's history against the reference: several publishes, a delegation with a target,
+/// the snapshot key moved to the server, a root rotation and a publish after it; and HUB, a
+/// Docker Hub name with one publish. Returns the admin client (its cache and keys filled).
+fn make_history(reference: &NotaryServer, files: &Path) -> NotaryCli {
+    let admin = NotaryCli::new(&reference.url, &reference.ca_path);
+    admin.run(&["init", APP]).ok("init");
+    admin.run(&["publish", APP]).ok("publish initial");
+    let f1 = write_file(files, "v1.bin", b"first target");
+    admin
+        .run(&["add", APP, "v1", f1.to_str().unwrap()])
+        .ok("add v1");
+    admin.run(&["publish", APP]).ok("publish v1");
+
+    let deleg = signet_keys::PrivateKey::generate_ecdsa();
+    let now = time::OffsetDateTime::now_utc();
+    let cert =
+        signet_keys::root_certificate(&deleg, "releases", now, now + time::Duration::days(365))
+            .unwrap();
+    let cert_path = write_file(files, "releases.crt", cert.public_bytes());
+    signet_keys::store::KeyStore::new(admin.trust_dir.path())
+        .add(
+            &deleg,
+            "targets/releases",
+            None,
+            &mut FixedPassphrase::new(REPO_PASS),
+        )
+        .unwrap();
+    admin
+        .run(&[
+            "delegation",
+            "add",
+            APP,
+            "targets/releases",
+            cert_path.to_str().unwrap(),
+            "--all-paths",
+        ])
+        .ok("delegation add");
+    admin.run(&["publish", APP]).ok("publish delegation");
+    let fr = write_file(files, "rel.bin", b"release artefact");
+    admin
+        .run(&[
+            "add",
+            APP,
+            "rel1",
+            fr.to_str().unwrap(),
+            "--roles",
+            "targets/releases",
+        ])
+        .ok("add to delegation");
+    admin.run(&["publish", APP]).ok("publish rel1");
+
+    admin
+        .run(&["key", "rotate", APP, "snapshot", "-r"])
+        .ok("snapshot key to the server");
+    let f2 = write_file(files, "v2.bin", b"second target");
+    admin
+        .run(&["add", APP, "v2", f2.to_str().unwrap()])
+        .ok("add v2");
+    admin.run(&["publish", APP]).ok("publish v2");
+    admin
+        .run_with_input(&["key", "rotate", APP, "root"], b"yes\n")
+        .ok("rotate root");
+    let f3 = write_file(files, "v3.bin", b"after the root rotation");
+    admin
+        .run(&["add", APP, "v3", f3.to_str().unwrap()])
+        .ok("add v3");
+    admin.run(&["publish", APP]).ok("publish v3");
+
+    admin.run(&["init", HUB]).ok("init hub");
+    let fa = write_file(files, "alpine.bin", b"alpine manifest");
+    admin
+        .run(&["add", HUB, "3.20", fa.to_str().unwrap()])
+        .ok("add alpine");
+    admin.run(&["publish", HUB]).ok("publish hub");
+    admin
+}
+
+/// Runs `signet-server import` on a data directory; exit code, stdout, stderr.
+fn import(
+    bin: &Path,
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("import")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("SIGNET_SIGNER_PASSPHRASE", "interop-signer-pass")
+        .env_remove(format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase()));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run signet-server import");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn report<'a>(summary: &'a serde_json::Value, gun: &str) -> &'a serde_json::Value {
+    summary["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["gun"] == gun)
+        .unwrap_or_else(|| panic!("{gun} not in {summary}"))
+}
+
+fn open_store(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("signet.sqlite")).unwrap()
+}
+
+fn root_keys(store: &SqliteStore, gun: &str, role: &str) -> Vec<String> {
+    let root = store.latest(gun, "root").unwrap().unwrap();
+    let root = signet_tuf::SignedRoot::from_bytes("root", &root.bytes).unwrap();
+    root.signed
+        .role_keys(role)
+        .unwrap()
+        .keys
+        .into_keys()
+        .collect()
+}
+
+#[test]
+fn notary_postgres_repositories_move_to_signet_with_their_keys() {
+    if !require_binaries(&["notary", "notary-server", "notary-signer", "runuser"])
+        || !Postgres::available()
+    {
+        return;
+    }
+    let Some(bin) = signet_server_bin() else {
+        assert!(
+            std::env::var("SIGNET_REQUIRE_INTEROP").is_err(),
+            "signet-server binary not built"
+        );
+        eprintln!("skipping: signet-server binary not built");
+        return;
+    };
+    let pg = Postgres::start();
+    let server_db = pg.create_database("notaryserver");
+    pg.psql("notaryserver", NOTARY_SERVER_PG_SCHEMA);
+    let signer_db = pg.create_database("notarysigner");
+    pg.psql("notarysigner", NOTARY_SIGNER_PG_SCHEMA);
+    let reference = NotaryServer::start_with_sql(
+        &NotarySql::Postgres {
+            server: server_db.clone(),
+            signer: signer_db.clone(),
+        },
+        ALIAS,
+        SIGNER_PASS,
+    );
+    let files = tempfile::tempdir().unwrap();
+    let admin = make_history(&reference, files.path());
+    let reader = NotaryCli::new(&reference.url, &reference.ca_path);
+    let listed_at_reference = reader.list(APP);
+    assert_eq!(listed_at_reference.len(), 4, "{listed_at_reference:?}");
+    let source_rows = pg.query(
+        "notaryserver",
+        "SELECT gun, role, version, sha256 FROM tuf_files ORDER BY gun, role, version",
+    );
+    let app_rows = source_rows.iter().filter(|r| r[0] == APP).count();
+    assert!(app_rows >= 20, "a long history: {source_rows:?}");
+
+    // The import, the signer's alias passphrase read from a variable of our choosing.
+    let signet_dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = import(
+        &bin,
+        signet_dir.path(),
+        &[
+            "--notary-db",
+            &server_db,
+            "--signer-db",
+            &signer_db,
+            "--signer-passphrase",
+            &format!("{ALIAS}=OLD_SIGNER_PASS"),
+            "--all",
+            "--json",
+        ],
+        &[("OLD_SIGNER_PASS", SIGNER_PASS)],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let summary = json(&out);
+    assert_eq!(summary["imported"], 2, "{summary}");
+    let app = report(&summary, APP);
+    assert_eq!(app["outcome"], "imported");
+    assert_eq!(app["versions_imported"], app_rows);
+    let store = open_store(signet_dir.path());
+    let ts_key = root_keys(&store, APP, "timestamp");
+    let snap_key = root_keys(&store, APP, "snapshot");
+    let mut want_keys: Vec<String> = ts_key.iter().chain(&snap_key).cloned().collect();
+    want_keys.sort();
+    let mut got_keys: Vec<String> = app["server_keys_imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    got_keys.sort();
+    assert_eq!(
+        got_keys, want_keys,
+        "timestamp and (server-held) snapshot keys"
+    );
+    assert_eq!(
+        report(&summary, HUB)["server_keys_imported"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Every version of every role: the same bytes as the source.
+    for row in &source_rows {
+        let version: i64 = row[2].parse().unwrap();
+        let stored = store
+            .by_version(&row[0], &row[1], version)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{row:?} not imported"));
+        assert_eq!(sha256_hex(&stored.bytes), row[3], "{row:?}");
+    }
+    // One audit record per repository.
+    let audit = store
+        .audit_list(&signet_server::store::AuditQuery {
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    for gun in [APP, HUB] {
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| a.action == "trust.import" && a.target == gun)
+                .count(),
+            1
+        );
+    }
+
+    // Re-running changes nothing and says so.
+    let (code, out, err) = import(
+        &bin,
+        signet_dir.path(),
+        &["--notary-db", &server_db, "--gun", APP, "--gun", HUB],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "skipped {APP}: all {app_rows} versions already imported, identical"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 repositories: 0 imported, 2 skipped"),
+        "{out}"
+    );
+
+    // The clients move: same caches and keys, only the server address changes.
+    let old_root_version = store.latest(APP, "root").unwrap().unwrap().version;
+    let old_ts_version = store.latest(APP, "timestamp").unwrap().unwrap().version;
+    drop(store);
+    let signet = SignetServer::start_with(signet_dir, Default::default(), vec![]);
+    let moved_reader = reader.moved_to(&signet.url, &signet.ca_path);
+    assert_eq!(moved_reader.list(APP), listed_at_reference);
+    let moved_admin = admin.moved_to(&signet.url, &signet.ca_path);
+    let f4 = write_file(files.path(), "v4.bin", b"published through Signet");
+    moved_admin
+        .run(&["add", APP, "v4", f4.to_str().unwrap()])
+        .ok("add v4 at Signet");
+    moved_admin.run(&["publish", APP]).ok("publish at Signet");
+    assert!(moved_reader
+        .list(APP)
+        .iter()
+        .any(|r| r.0 == "v4" && r.1 == sha256_hex(b"published through Signet")));
+    assert_eq!(
+        moved_reader.list(HUB),
+        vec![(
+            "3.20".to_string(),
+            sha256_hex(b"alpine manifest"),
+            15,
+            "targets".to_string()
+        )]
+    );
+    let agent = https_agent(&signet.ca_path);
+    let get = |path: String| {
+        let (status, body) = upload::get(
+            &agent,
+            &format!("{}/v2/{APP}/_trust/tuf/{path}", signet.url),
+        );
+        assert_eq!(status, 200, "{path}");
+        body
+    };
+    let root = signet_tuf::SignedRoot::from_bytes("root", &get("root.json".into())).unwrap();
+    assert_eq!(root.version(), old_root_version, "no root change");
+    let ts = signet_tuf::SignedTimestamp::from_bytes("timestamp", &get("timestamp.json".into()))
+        .unwrap();
+    assert!(ts.version() > old_ts_version);
+    assert_eq!(
+        ts.envelope
+            .signatures()
+            .iter()
+            .map(|s| s.keyid.clone())
+            .collect::<Vec<_>>(),
+        ts_key,
+        "Signet signs timestamps with the imported key"
+    );
+    ts.verify_threshold(&root.signed.role_keys("timestamp").unwrap())
+        .unwrap();
+    let snap =
+        signet_tuf::SignedSnapshot::from_bytes("snapshot", &get("snapshot.json".into())).unwrap();
+    snap.verify_threshold(&root.signed.role_keys("snapshot").unwrap())
+        .expect("server-generated snapshot signed by the imported snapshot key");
+
+    // A repository that exists in Signet with other data is refused, untouched.
+    let data_dir = signet.stop();
+    let (code, out, _) = import(
+        &bin,
+        data_dir.path(),
+        &["--notary-db", &server_db, "--gun", APP],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused {APP}: the repository already exists in Signet with different data"
+        )),
+        "{out}"
+    );
+    let store = open_store(data_dir.path());
+    let targets = store.latest(APP, "targets").unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&targets.bytes).contains("\"v4\""));
+    drop(store);
+
+    // Refusals leave nothing behind: a wrong signer passphrase...
+    let fresh = tempfile::tempdir().unwrap();
+    let (code, out, _) = import(
+        &bin,
+        fresh.path(),
+        &[
+            "--notary-db",
+            &server_db,
+            "--signer-db",
+            &signer_db,
+            "--gun",
+            HUB,
+            "--json",
+        ],
+        &[(
+            &format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase()),
+            "not the passphrase",
+        )],
+    );
+    assert_eq!(code, 1, "{out}");
+    let r = json(&out);
+    let hub = report(&r, HUB);
+    assert_eq!(hub["outcome"], "refused");
+    assert!(
+        hub["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the passphrase of alias \"{ALIAS}\" (from NOTARY_SIGNER_IMPORTALIAS) does not decrypt it")),
+        "{hub}"
+    );
+    assert!(!hub.to_string().contains("not the passphrase"));
+    // ...a file altered in the source database (hash column updated to match)...
+    pg.psql(
+        "notaryserver",
+        &format!("UPDATE tuf_files SET data = convert_to(replace(convert_from(data, 'UTF8'), '\"3.20\"', '\"6.66\"'), 'UTF8') WHERE gun = '{HUB}' AND role = 'targets'; UPDATE tuf_files SET sha256 = encode(sha256(data), 'hex') WHERE gun = '{HUB}'"),
+    );
+    // ...and a broken root chain.
+    pg.psql(
+        "notaryserver",
+        &format!("DELETE FROM tuf_files WHERE gun = '{APP}' AND role = 'root' AND version = 1"),
+    );
+    let (code, out, _) = import(
+        &bin,
+        fresh.path(),
+        &["--notary-db", &server_db, "--all", "--json"],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    let r = json(&out);
+    assert_eq!(r["refused"], 2, "{r}");
+    let hub_targets = source_rows
+        .iter()
+        .filter(|r| r[0] == HUB && r[1] == "targets")
+        .map(|r| r[2].clone())
+        .next_back()
+        .unwrap();
+    assert_eq!(
+        report(&r, HUB)["reason"],
+        format!("targets version {hub_targets} is not signed by a threshold of the targets keys of any root version")
+    );
+    assert_eq!(
+        report(&r, APP)["reason"],
+        "root chain broken: version 1 is missing (the chain must run from 1 to 3)"
+    );
+    let store = open_store(fresh.path());
+    for gun in [APP, HUB] {
+        for role in ["root", "targets", "snapshot", "timestamp"] {
+            assert!(store.latest(gun, role).unwrap().is_none(), "{gun} {role}");
+        }
+        assert!(store.keys_for(gun, "timestamp").unwrap().is_empty());
+    }
+    assert!(store
+        .audit_list(&signet_server::store::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty());
+}
