@@ -27,13 +27,16 @@ fn with_docker_env(docker: &DockerCli, program: &Path) -> Command {
     c
 }
 
-/// `signet plugin install --name NAME` into the docker config's `cli-plugins`.
-fn install(docker: &DockerCli, name: &str) -> PathBuf {
-    let out = run(
-        with_docker_env(docker, Path::new(env!("CARGO_BIN_EXE_signet")))
-            .args(["plugin", "install", "--name", name]),
-    )
-    .ok("plugin install");
+/// `signet plugin install [--name NAME]` into the docker config's `cli-plugins`.
+/// Without a name, the installed docker's version chooses it (docker 28 here: `signet`).
+fn install(docker: &DockerCli, name: Option<&str>) -> PathBuf {
+    let mut cmd = with_docker_env(docker, Path::new(env!("CARGO_BIN_EXE_signet")));
+    cmd.args(["plugin", "install"]);
+    if let Some(n) = name {
+        cmd.args(["--name", n]);
+    }
+    let out = run(&mut cmd).ok("plugin install");
+    let name = name.unwrap_or("signet");
     let path = docker
         .config_dir
         .path()
@@ -114,7 +117,7 @@ fn docker_signet_plugin_matches_docker_trust() {
         .run(&["trust", "sign", &format!("{repo}:v1")])
         .ok("docker trust sign");
 
-    install(&docker, "signet");
+    install(&docker, None);
     let listed = docker.run(&["signet", "--help"]).ok("docker signet --help");
     assert!(listed.stdout.contains("inspect"), "{}", listed.stdout);
 
@@ -314,7 +317,7 @@ fn docker_signet_plugin_matches_docker_trust() {
 
     // Docker 29 as docker-trust: the metadata call, then docker's argv with global flags first
     // (the daemon reached only through -H, DOCKER_HOST pointing nowhere).
-    let plugin = install(&docker, "trust");
+    let plugin = install(&docker, Some("trust"));
     let meta =
         run(with_docker_env(&docker, &plugin).arg("docker-cli-plugin-metadata")).ok("metadata");
     let m: serde_json::Value = serde_json::from_str(&meta.stdout).unwrap();

@@ -154,6 +154,15 @@ fn signet_push_then_verified_pull_through_the_daemon() {
             .args(["plugin", "install", "--name", "signet"]),
     );
     install.ok("plugin install");
+    // A repository signed only with the repository key: the same tables as docker's.
+    let theirs = docker
+        .run(&["trust", "inspect", "--pretty", &repo])
+        .ok("docker trust inspect --pretty");
+    let ours = docker
+        .run(&["signet", "inspect", "--pretty", &repo])
+        .ok("docker signet inspect --pretty");
+    assert_eq!(ours.stdout, theirs.stdout);
+    assert!(ours.stdout.contains("(Repo Admin)"), "{}", ours.stdout);
     let via_plugin = docker.run_with_daemon(&daemon, &["signet", "pull", &format!("{repo}:v1")]);
     assert_eq!(via_plugin.status.code(), Some(1), "{}", via_plugin.stderr);
     assert!(via_plugin.stderr.contains(&moved), "{}", via_plugin.stderr);
