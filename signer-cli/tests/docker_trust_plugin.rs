@@ -406,4 +406,47 @@ fn docker_signet_plugin_matches_docker_trust() {
     assert_eq!(parsed[0]["Signers"].as_array().unwrap().len(), 1);
     let unknown = as29(&["inspect", "--bogus", &repo]);
     assert_eq!(unknown.status.code(), Some(125), "{}", unknown.stderr);
+    // A repository without trust data: `trust sign` first creates a signer named after the
+    // registry user, as docker 28 does (same lines, the same signer key reused).
+    docker.login(
+        &format!("{REGISTRY_NAME}:{}", registry.port),
+        "ci",
+        "ci-password",
+    );
+    let by_docker = format!("{REGISTRY_NAME}:{}/by-docker", registry.port);
+    let by_signet = format!("{REGISTRY_NAME}:{}/by-signet", registry.port);
+    daemon.import_image(&format!("{by_docker}:v1"), b"first sign by docker\n");
+    daemon.import_image(&format!("{by_signet}:v1"), b"first sign by signet\n");
+    let mut shapes = Vec::new();
+    for (cmd, repo) in [("trust", &by_docker), ("signet", &by_signet)] {
+        let out = docker
+            .run_with_daemon(&daemon, &[cmd, "sign", &format!("{repo}:v1")])
+            .ok("first sign");
+        assert!(
+            out.stdout.starts_with(&format!(
+                "Created signer: ci\nFinished initializing signed repository for {repo}:v1\n"
+            )),
+            "{cmd}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout
+                .ends_with(&format!("Successfully signed {repo}:v1\n")),
+            "{cmd}: {}",
+            out.stdout
+        );
+        let inspect = docker.run(&["trust", "inspect", repo]).ok("inspect");
+        let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+        assert_eq!(
+            v[0]["SignedTags"][0]["Digest"],
+            pushed_digest(&out.stdout).trim_start_matches("sha256:")
+        );
+        // (Root key IDs are of per-repository certificates, so they differ.)
+        shapes.push((
+            v[0]["SignedTags"][0]["Signers"].clone(),
+            v[0]["Signers"].clone(),
+        ));
+    }
+    assert_eq!(shapes[0], shapes[1]);
+    assert_eq!(shapes[1].0, serde_json::json!(["ci"]));
 }

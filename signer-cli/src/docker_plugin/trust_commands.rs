@@ -137,9 +137,9 @@ fn print_pushed(pushed: &push::Pushed) {
 
 /// `docker trust sign [--local] IMAGE:TAG`. A tag already released is signed again with the
 /// user's keys; otherwise (or with `--local`) the local image is pushed through the daemon
-/// and its manifest signed. A repository without trust data is initialised as `docker push`
-/// with content trust did (the repository key signs the tag); docker's `trust sign` would also
-/// create a signer named after the registry user.
+/// and its manifest signed. A repository without trust data is first initialised with a signer
+/// named after the registry user, as docker does; with no registry user known, as a trusted
+/// `docker push` initialised it (the repository key signs the tag).
 pub fn sign(
     ctx: &Context,
     docker: &DockerCli,
@@ -150,7 +150,21 @@ pub fn sign(
     let Some(tag) = r.tag.clone() else {
         return Err(failed(format!("no tag specified for {image}")));
     };
-    let repo = fetch_repo(ctx, &r.gun)?;
+    let local_ref = format!("{}:{tag}", familiar_name(&r.gun));
+    let mut repo = fetch_repo(ctx, &r.gun)?;
+    if repo.is_none() {
+        // docker checks for the local image before it initialises anything.
+        require_local_image(docker, &local_ref)?;
+        if let Some(user) = registry_user(&r.gun) {
+            init_with_signer(ctx, &r, &user)
+                .map_err(|e| failed(format!("could not initialize {}: {e}", r.gun)))?;
+            println!("Created signer: {user}");
+            println!("Finished initializing signed repository for {image}");
+            repo = fetch_repo(ctx, &r.gun)?;
+        }
+        // Without a registry user the push below initialises the repository as a trusted
+        // `docker push` did (the repository key signs the tag).
+    }
     let released = repo
         .as_ref()
         .and_then(|repo| Some((repo, released_target(repo, &tag)?)));
@@ -176,12 +190,7 @@ pub fn sign(
             Ok(())
         }
         _ => {
-            let local_ref = format!("{}:{tag}", familiar_name(&r.gun));
-            if !docker.image_exists(&local_ref)? {
-                return Err(failed(format!(
-                    "Error response from daemon: No such image: {local_ref}"
-                )));
-            }
+            require_local_image(docker, &local_ref)?;
             eprintln!(
                 "Signing and pushing trust data for local image {image}, may overwrite remote trust data"
             );
@@ -190,6 +199,51 @@ pub fn sign(
             Ok(())
         }
     }
+}
+
+fn require_local_image(docker: &DockerCli, reference: &str) -> Result<(), TrustCommandError> {
+    if docker.image_exists(reference)? {
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "Error response from daemon: No such image: {reference}"
+        )))
+    }
+}
+
+/// The user name docker's credentials hold for the repository's registry.
+fn registry_user(gun: &str) -> Option<String> {
+    let host = gun.split('/').next()?;
+    match crate::auth::credentials(host)? {
+        crate::auth::Credentials::Password { user, .. } if !user.is_empty() => Some(user),
+        _ => None,
+    }
+}
+
+/// What docker's `trust sign` does to a repository without trust data: initialise it (root
+/// key reused or created, new repository key, snapshot key on the server) with the signer
+/// `targets/<registry user>` (also in `targets/releases`), whose key is the first stored key
+/// of that role or a new one.
+fn init_with_signer(ctx: &Context, image: &ImageRef, user: &str) -> Result<(), CliError> {
+    let mut pass = ctx.passphrases()?;
+    let existing = ctx
+        .store
+        .list()?
+        .into_iter()
+        .filter(|k| k.role == user)
+        .min_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let key = match existing {
+        Some(k) => ctx.store.load(&k.id, pass.as_mut())?.1.public_key(),
+        None => {
+            let k = signet_keys::PrivateKey::generate_ecdsa();
+            ctx.store.add(&k, user, None, pass.as_mut())?;
+            k.public_key()
+        }
+    };
+    let mut ed = crate::editor::Editor::open(ctx, &image.gun)?;
+    ed.add_signer(user, vec![key])?;
+    ed.publish()?;
+    Ok(())
 }
 
 /// `docker trust revoke [-y] IMAGE[:TAG]`
