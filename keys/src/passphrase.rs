@@ -23,7 +23,8 @@ pub struct PassphraseRequest<'a> {
 
 #[derive(Debug, Error)]
 pub enum PassphraseError {
-    #[error("no passphrase available for {role} key {key_id}")]
+    /// Not at a terminal and no passphrase given: names where one can come from.
+    #[error("no passphrase for {role} key {key_id} (not at a terminal): set {vars}, or pass --passphrase-file FILE", vars = env_var_names(.role).join(" or "))]
     Unavailable { role: String, key_id: String },
     #[error("giving up on the passphrase for {role} key {key_id} after {attempts} attempts")]
     GaveUp {
@@ -192,20 +193,31 @@ impl PassphraseSource for PromptPassphrase {
                 .map(Zeroizing::new)
                 .map_err(|e| PassphraseError::Io(e.to_string()))
         };
+        if req.attempt > 0 {
+            eprintln!("Wrong passphrase, try again.");
+        }
         if req.new_key {
-            let first = read(format!(
-                "Enter passphrase for new {} key with ID {short}: ",
-                req.role
-            ))?;
-            check_new(req, &first)?;
-            let second = read(format!(
-                "Repeat passphrase for new {} key with ID {short}: ",
-                req.role
-            ))?;
-            if *first != *second {
-                return Err(PassphraseError::Mismatch);
+            // A passphrase that is too short or mistyped is asked again, not fatal.
+            for _ in 0..self.max_attempts {
+                let first = read(format!(
+                    "Enter passphrase for new {} key with ID {short}: ",
+                    req.role
+                ))?;
+                if let Err(e) = check_new(req, &first) {
+                    eprintln!("{e}, try again.");
+                    continue;
+                }
+                let second = read(format!(
+                    "Repeat passphrase for new {} key with ID {short}: ",
+                    req.role
+                ))?;
+                if *first != *second {
+                    eprintln!("{}, try again.", PassphraseError::Mismatch);
+                    continue;
+                }
+                return Ok(first);
             }
-            Ok(first)
+            Err(gave_up(req))
         } else {
             read(format!(
                 "Enter passphrase for {} key with ID {short}: ",

@@ -51,6 +51,15 @@ impl Context {
     /// Passphrases: `--passphrase-file`, then docker's and notary's variables, then a prompt
     /// when standard input is a terminal.
     pub fn passphrases(&self) -> Result<Box<dyn PassphraseSource>, CliError> {
+        self.passphrase_chain(std::io::stdin().is_terminal())
+    }
+
+    /// The passphrases given without asking (embedding program, file, variables).
+    pub fn given_passphrases(&self) -> Result<Box<dyn PassphraseSource>, CliError> {
+        self.passphrase_chain(false)
+    }
+
+    fn passphrase_chain(&self, prompt: bool) -> Result<Box<dyn PassphraseSource>, CliError> {
         let mut chain: Vec<Box<dyn PassphraseSource>> = Vec::new();
         if let Some(p) = &self.passphrase {
             chain.push(Box::new(FixedPassphrase::new(p.as_str())));
@@ -59,7 +68,7 @@ impl Context {
             chain.push(Box::new(FixedPassphrase::from_file(f)?));
         }
         chain.push(Box::new(EnvPassphrase::from_process_env()));
-        if std::io::stdin().is_terminal() {
+        if prompt {
             chain.push(Box::new(PromptPassphrase::default()));
         }
         Ok(Box::new(ChainPassphrase(chain)))

@@ -9,6 +9,7 @@ use crate::transport::Transport;
 use crate::trusted_repo::{self, TrustedRepo, UnverifiedRole};
 use signet_keys::{KeyId, PrivateKey, PublicKey};
 use signet_tuf::{FileMeta, GoTime, Root, SignedTargets, Snapshot, Targets};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use time::{Duration, OffsetDateTime};
@@ -40,6 +41,8 @@ pub struct Editor<'a> {
     /// initialised by `notary init` without a server-managed snapshot).
     snapshot: Option<Snapshot>,
     new_keys: NewKeys<'a>,
+    /// Private keys decrypted during this edit, by canonical ID.
+    loaded: RefCell<BTreeMap<KeyId, Rc<PrivateKey>>>,
 }
 
 /// Keys this edit added to the key store: removed again unless the update is published, so a
@@ -128,6 +131,7 @@ impl<'a> Editor<'a> {
                 ids: Vec::new(),
                 keep: false,
             },
+            loaded: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -185,7 +189,12 @@ impl<'a> Editor<'a> {
             previous_root_keys: BTreeMap::new(),
             snapshot: None,
             new_keys,
+            loaded: RefCell::new(BTreeMap::new()),
         };
+        // Keys just made or unlocked sign without asking again.
+        for k in [root_key, targets_key] {
+            ed.loaded.borrow_mut().insert(k.id(), Rc::new(k));
+        }
         ed.touch_root();
         ed.touch("targets");
         Ok(ed)
@@ -226,19 +235,29 @@ impl<'a> Editor<'a> {
 
     /// Private keys in the store whose canonical ID is one of `listed` (metadata key IDs),
     /// paired with the listed ID they sign as.
+    /// Each key is decrypted once per edit (a key signing several roles is asked for once).
     fn signing_keys(
         &self,
         listed: &BTreeMap<String, PublicKey>,
-    ) -> Result<Vec<(KeyId, PrivateKey)>, CliError> {
+    ) -> Result<Vec<(KeyId, Rc<PrivateKey>)>, CliError> {
         let held: BTreeSet<KeyId> = self.ctx.store.list()?.into_iter().map(|k| k.id).collect();
         let mut out = Vec::new();
-        let mut pass = self.ctx.passphrases()?;
         for (listed_id, key) in listed {
             let Ok(canonical) = key.canonical_id() else {
                 continue;
             };
             if held.contains(&canonical) {
-                let (_, private) = self.ctx.store.load(&canonical, pass.as_mut())?;
+                let cached = self.loaded.borrow().get(&canonical).cloned();
+                let private = match cached {
+                    Some(k) => k,
+                    None => {
+                        let mut pass = self.ctx.passphrases()?;
+                        let (_, k) = self.ctx.store.load(&canonical, pass.as_mut())?;
+                        let k = Rc::new(k);
+                        self.loaded.borrow_mut().insert(canonical, k.clone());
+                        k
+                    }
+                };
                 let id: KeyId = listed_id
                     .parse()
                     .map_err(|_| CliError::Keys(format!("bad key ID {listed_id}")))?;
@@ -519,7 +538,8 @@ impl<'a> Editor<'a> {
                     signers.push((id, k));
                 }
             }
-            let refs: Vec<(&KeyId, &PrivateKey)> = signers.iter().map(|(i, k)| (i, k)).collect();
+            let refs: Vec<(&KeyId, &PrivateKey)> =
+                signers.iter().map(|(i, k)| (i, k.as_ref())).collect();
             let raw = signet_tuf::sign_and_serialize("root", &self.root, &refs)
                 .map_err(|e| fail(&self.gun, e))?;
             parts.push(("root".into(), raw));
@@ -553,7 +573,8 @@ impl<'a> Editor<'a> {
                     format!("no key in the key store can sign {role}"),
                 ));
             }
-            let refs: Vec<(&KeyId, &PrivateKey)> = signers.iter().map(|(i, k)| (i, k)).collect();
+            let refs: Vec<(&KeyId, &PrivateKey)> =
+                signers.iter().map(|(i, k)| (i, k.as_ref())).collect();
             let raw = signet_tuf::sign_and_serialize(role, file, &refs)
                 .map_err(|e| fail(&self.gun, e))?;
             parts.push((role.clone(), raw));
@@ -576,7 +597,7 @@ impl<'a> Editor<'a> {
                     snap.set_meta(role, raw);
                 }
                 let refs: Vec<(&KeyId, &PrivateKey)> =
-                    signers.iter().map(|(i, k)| (i, k)).collect();
+                    signers.iter().map(|(i, k)| (i, k.as_ref())).collect();
                 let raw = signet_tuf::sign_and_serialize("snapshot", &snap, &refs)
                     .map_err(|e| fail(&self.gun, e))?;
                 parts.push(("snapshot".into(), raw));

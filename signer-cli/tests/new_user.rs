@@ -535,3 +535,145 @@ fn after_a_content_trust_reset_forget_lets_the_user_start_again() {
     assert_eq!(tags[0].0, "v1");
     assert_eq!(tags[0].1, DIGEST.trim_start_matches("sha256:"));
 }
+
+/// Runs `signet` on a terminal (`script` gives it a pty) with `input` typed; the terminal's
+/// output (both streams).
+fn signet_on_terminal(
+    docker: &DockerCli,
+    args: &[&str],
+    input: &str,
+    drop_env: &[&str],
+) -> (bool, String) {
+    use std::io::Write;
+    let line = std::iter::once(env!("CARGO_BIN_EXE_signet").to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    for (k, v) in docker.command().get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    for k in drop_env {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .env_remove("DOCKER_HOST")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for l in input.lines() {
+        // One answer per prompt: wait for the program to ask before typing the next line.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stdin.write_all(format!("{l}\n").as_bytes()).expect("type");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("script output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Item 7: passphrases. Without a terminal the error names the variables and
+/// `--passphrase-file`; at a terminal a wrong passphrase is asked again ("Wrong passphrase,
+/// try again.") and so is a new one that is too short; `key export --public` of a key the
+/// trust data lists needs no passphrase.
+#[test]
+fn passphrase_errors_name_their_sources_and_terminals_ask_again() {
+    if !require_binaries(&["docker", "script"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let keys = tempfile::tempdir().expect("tempdir");
+    let dir = keys.path().to_str().expect("utf-8 path");
+    signet(&docker, &["key", "generate", "alice", "--dir", dir]).ok("generate alice");
+    let alice = format!("{dir}/alice.pub");
+    signet(&docker, &["signer", "add", "alice", REPO, "--key", &alice]).ok("add alice");
+
+    // No terminal, no variable: the error says where a passphrase can come from.
+    let no_pass = |args: &[&str]| {
+        let c = docker.command();
+        let mut s = Command::new(env!("CARGO_BIN_EXE_signet"));
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                s.env(k, v);
+            }
+        }
+        s.env_remove("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE")
+            .env_remove("DOCKER_HOST")
+            .stdin(std::process::Stdio::null());
+        let o = s.args(args).output().expect("run signet");
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    };
+    let err = fails(
+        no_pass(&["key", "generate", "carol", "--dir", dir]),
+        1,
+        "(not at a terminal): set DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE or NOTARY_DELEGATION_PASSPHRASE, or pass --passphrase-file FILE",
+    );
+    assert!(err.contains("no passphrase for carol key"), "{err}");
+
+    // export --public: no passphrase needed for a key the trust data lists; same PEM.
+    let list = signet(&docker, &["--json", "key", "list"]).ok("key list");
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let id = |role: &str| {
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|k| k["role"] == role)
+            .and_then(|k| k["id"].as_str())
+            .expect("key")
+            .to_string()
+    };
+    for role in ["alice", "targets", "root"] {
+        let with = signet(&docker, &["key", "export", "--public", &id(role)]).ok("export");
+        let without =
+            no_pass(&["key", "export", "--public", &id(role)]).ok("export without passphrase");
+        assert_eq!(with.stdout, without.stdout, "{role}");
+        assert!(
+            without.stdout.starts_with("-----BEGIN PUBLIC KEY-----"),
+            "{}",
+            without.stdout
+        );
+    }
+
+    // At a terminal: a wrong passphrase is asked again, then signing goes on.
+    let tag = format!("{REPO}:v1");
+    let (ok, screen) = signet_on_terminal(
+        &docker,
+        &["sign", &tag, "--digest", DIGEST, "--size", "523"],
+        &format!("not-the-passphrase\n{REPO_PASS}\n"),
+        &["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"],
+    );
+    assert!(ok, "{screen}");
+    assert!(screen.contains("Wrong passphrase, try again."), "{screen}");
+    assert!(
+        screen.contains(&format!("Successfully signed {tag}")),
+        "{screen}"
+    );
+
+    // A new passphrase that is too short is asked again.
+    let (ok, screen) = signet_on_terminal(
+        &docker,
+        &["key", "generate", "dave", "--dir", dir],
+        "short\nlong-enough-1\nlong-enough-1\n",
+        &["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"],
+    );
+    assert!(ok, "{screen}");
+    assert!(
+        screen.contains("passphrase for a new key must have at least 8 characters, try again."),
+        "{screen}"
+    );
+    assert!(screen.contains("dave.pub"), "{screen}");
+}

@@ -251,9 +251,103 @@ impl Report for PublicExport {
     }
 }
 
-/// A key's public half.
+/// The public half of key `id` as the cached trust data lists it (root certificates, role
+/// and delegation keys of every repository this client has read), checked against the ID.
+fn public_key_from_trust_data(ctx: &Context, id: &KeyId) -> Option<signet_keys::PublicKey> {
+    let mut files = Vec::new();
+    let mut dirs = vec![ctx.trust_dir.join("tuf")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "json") => {
+                    files.push(path)
+                }
+                _ => {}
+            }
+        }
+    }
+    for path in files {
+        let Ok(raw) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+            continue;
+        };
+        let maps = [&v["signed"]["keys"], &v["signed"]["delegations"]["keys"]];
+        for key in maps
+            .iter()
+            .filter_map(|m| m.as_object())
+            .flat_map(|m| m.values())
+        {
+            let (Some(t), Some(p)) = (key["keytype"].as_str(), key["keyval"]["public"].as_str())
+            else {
+                continue;
+            };
+            let Ok(k) = signet_keys::PublicKey::from_b64(t, p) else {
+                continue;
+            };
+            let plain = if k.key_type().is_x509() {
+                match k.leaf_certificate() {
+                    Ok(c) => c.public_key(),
+                    Err(_) => continue,
+                }
+            } else {
+                k
+            };
+            if &plain.id() == id {
+                return Some(plain);
+            }
+        }
+    }
+    None
+}
+
+/// A key's public half. With a passphrase given (file, variables) the key is decrypted, so a
+/// wrong one is reported; without, the public key comes from the trust data when a
+/// repository lists the key (no prompt), else the passphrase is asked for.
 pub fn export_public(ctx: &Context, id: &str) -> Result<PublicExport, CliError> {
+    use signet_keys::key_file::KeyFileError;
+    use signet_keys::passphrase::PassphraseError;
+    use signet_keys::store::StoreError;
     let id = parse_id(id)?;
+    let stored = ctx.store.find(&id)?;
+    let mut given = ctx.given_passphrases()?;
+    match ctx.store.load(&id, given.as_mut()) {
+        Ok((stored, key)) => {
+            return Ok(PublicExport {
+                pem: key_file::encode_public(&key.public_key(), &stored.role),
+                id: stored.id,
+                role: stored.role,
+                algorithm: key.algorithm(),
+            })
+        }
+        Err(
+            StoreError::Passphrase(PassphraseError::Unavailable { .. })
+            | StoreError::KeyFile {
+                source: KeyFileError::Passphrase(PassphraseError::Unavailable { .. }),
+                ..
+            },
+        ) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(public) = public_key_from_trust_data(ctx, &id) {
+        let pem = key_file::encode_public(&public, &stored.role);
+        return Ok(PublicExport {
+            id: stored.id,
+            role: stored.role,
+            algorithm: stored.algorithm.unwrap_or(match public.key_type() {
+                signet_keys::KeyType::Ed25519 => "ed25519",
+                signet_keys::KeyType::Rsa | signet_keys::KeyType::RsaX509 => "rsa",
+                _ => "ecdsa",
+            }),
+            pem,
+        });
+    }
     let mut pass = ctx.passphrases()?;
     let (stored, key) = ctx.store.load(&id, pass.as_mut())?;
     let pem = key_file::encode_public(&key.public_key(), &stored.role);
