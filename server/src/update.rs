@@ -181,11 +181,13 @@ pub fn plan_update(
                     new.version()
                 )));
             }
-            check_newer(reader, gun, ROOT, new.version())?;
+            // Validated before the version is compared, as the reference does: a root that
+            // is both invalid and not newer is a bad root, not a stale one.
             validate_root(&new, stored_root.as_ref(), gun, now)
                 .map_err(|e| UpdateError::BadRoot(msg(&e)))?;
             new.check_expiry(ROOT, now)
                 .map_err(|e| UpdateError::BadRoot(msg(&e)))?;
+            check_newer(reader, gun, ROOT, new.version())?;
             rows.push(NewMeta {
                 role: ROOT.into(),
                 version: new.version(),
