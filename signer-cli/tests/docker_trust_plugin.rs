@@ -450,3 +450,72 @@ fn docker_signet_plugin_matches_docker_trust() {
     assert_eq!(shapes[0], shapes[1]);
     assert_eq!(shapes[1].0, serde_json::json!(["ci"]));
 }
+
+/// Bad invocations: the same standard output, standard error and exit status as docker 28's
+/// own `docker trust` (no server or daemon is reached).
+#[test]
+fn docker_signet_refuses_like_docker_trust() {
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let docker = DockerCli::new("https://127.0.0.1:9", None);
+    install(&docker, Some("signet"));
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path().join("world-readable.key");
+    std::fs::write(&k, b"not a key\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let k = k.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["inspect"],
+        vec!["inspect", "--bogus", "reg.test/app"],
+        vec!["sign"],
+        vec!["sign", "a", "b"],
+        vec!["sign", "reg.test/app"],
+        vec!["revoke"],
+        vec!["revoke", "-x", "reg.test/app"],
+        vec!["key", "generate", "Bad"],
+        vec!["key", "generate", "alice", "--dir", "/nonexistent"],
+        vec!["key", "load", "--name", "Bad", "/x"],
+        vec!["key", "load", "/nonexistent/key"],
+        vec!["key", "load", k],
+        vec!["signer", "add", "alice"],
+        vec!["signer", "add", "alice", "reg.test/app"],
+        vec!["signer", "add", "Alice", "reg.test/app", "--key", "/x.pub"],
+        vec![
+            "signer",
+            "add",
+            "releases",
+            "reg.test/app",
+            "--key",
+            "/x.pub",
+        ],
+        vec![
+            "signer",
+            "add",
+            "alice",
+            "reg.test/app",
+            "--key",
+            "/nonexistent.pub",
+        ],
+        vec!["signer", "remove", "bob"],
+        vec!["signer", "remove", "releases", "reg.test/app"],
+    ];
+    for args in cases {
+        let theirs = docker.run(&[&["trust"], &args[..]].concat());
+        let ours = docker.run(&[&["signet"], &args[..]].concat());
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?}: {}",
+            ours.stderr
+        );
+        assert_ne!(ours.status.code(), Some(0), "{args:?}");
+        assert_eq!(ours.stdout, theirs.stdout, "stdout of {args:?}");
+        assert_eq!(
+            ours.stderr,
+            theirs.stderr.replace("docker trust", "docker signet"),
+            "stderr of {args:?}"
+        );
+    }
+}

@@ -135,12 +135,14 @@ struct TrustCli {
     command: TrustCommand,
 }
 
+// Positional arguments are collected as lists and counted as docker counts them (see
+// `ArgRule`), so a wrong count gets docker's message rather than clap's.
 #[derive(Subcommand)]
 enum TrustCommand {
     /// Return low-level information about keys and signatures
     Inspect {
-        #[arg(required = true, value_name = "IMAGE[:TAG]")]
-        images: Vec<String>,
+        #[arg(value_name = "IMAGE[:TAG]")]
+        args: Vec<String>,
         /// Print the information in a human friendly format
         #[arg(long)]
         pretty: bool,
@@ -148,7 +150,7 @@ enum TrustCommand {
     /// Sign an image
     Sign {
         #[arg(value_name = "IMAGE:TAG")]
-        image: String,
+        args: Vec<String>,
         /// Sign a locally tagged image
         #[arg(long)]
         local: bool,
@@ -156,7 +158,7 @@ enum TrustCommand {
     /// Remove trust for an image
     Revoke {
         #[arg(value_name = "IMAGE[:TAG]")]
-        image: String,
+        args: Vec<String>,
         /// Do not prompt for confirmation
         #[arg(short, long)]
         yes: bool,
@@ -170,12 +172,12 @@ enum TrustCommand {
     /// Pull an image by its signed digest and tag it (what DOCKER_CONTENT_TRUST=1 docker pull did)
     Pull {
         #[arg(value_name = "IMAGE[:TAG]")]
-        image: String,
+        args: Vec<String>,
     },
     /// Push an image and sign the pushed digest (what DOCKER_CONTENT_TRUST=1 docker push did)
     Push {
         #[arg(value_name = "IMAGE:TAG")]
-        image: String,
+        args: Vec<String>,
     },
 }
 
@@ -183,14 +185,16 @@ enum TrustCommand {
 enum KeyCommand {
     /// Generate and load a signing key-pair
     Generate {
-        name: String,
+        #[arg(value_name = "NAME")]
+        args: Vec<String>,
         /// Directory to generate key in, defaults to current directory
         #[arg(long)]
         dir: Option<PathBuf>,
     },
     /// Load a private key file for signing
     Load {
-        keyfile: PathBuf,
+        #[arg(value_name = "KEYFILE")]
+        args: Vec<String>,
         /// Name for the loaded key
         #[arg(long, default_value = "signer")]
         name: String,
@@ -201,22 +205,95 @@ enum KeyCommand {
 enum SignerCommand {
     /// Add a signer
     Add {
-        name: String,
-        #[arg(required = true, value_name = "REPOSITORY")]
-        repositories: Vec<String>,
+        #[arg(value_name = "NAME REPOSITORY")]
+        args: Vec<String>,
         /// Path to the signer's public key file
         #[arg(long)]
         key: Vec<PathBuf>,
     },
     /// Remove a signer
     Remove {
-        name: String,
-        #[arg(required = true, value_name = "REPOSITORY")]
-        repositories: Vec<String>,
+        #[arg(value_name = "NAME REPOSITORY")]
+        args: Vec<String>,
         /// Do not prompt for confirmation before removing the most recent signer
         #[arg(short, long)]
         force: bool,
     },
+}
+
+/// docker's positional-argument rules (`cli.ExactArgs`, `cli.RequiresMinArgs`).
+#[derive(Clone, Copy)]
+enum ArgRule {
+    Exactly(usize),
+    AtLeast(usize),
+}
+
+/// Each subcommand's path below the plugin name, its usage (cobra's `Use` after the name, as
+/// docker 28 writes it) and its argument rule.
+const USAGES: &[(&str, &str, ArgRule)] = &[
+    (
+        "inspect",
+        "IMAGE[:TAG] [IMAGE[:TAG]...]",
+        ArgRule::AtLeast(1),
+    ),
+    ("sign", "IMAGE:TAG", ArgRule::Exactly(1)),
+    ("revoke", "[OPTIONS] IMAGE[:TAG]", ArgRule::Exactly(1)),
+    ("key generate", "NAME", ArgRule::Exactly(1)),
+    ("key load", "[OPTIONS] KEYFILE", ArgRule::Exactly(1)),
+    (
+        "signer add",
+        "OPTIONS NAME REPOSITORY [REPOSITORY...] ",
+        ArgRule::AtLeast(2),
+    ),
+    (
+        "signer remove",
+        "[OPTIONS] NAME REPOSITORY [REPOSITORY...]",
+        ArgRule::AtLeast(2),
+    ),
+    ("pull", "IMAGE[:TAG]", ArgRule::Exactly(1)),
+    ("push", "IMAGE:TAG", ArgRule::Exactly(1)),
+];
+
+/// The subcommand `rest` names (`key generate`, `inspect`, …), if any.
+fn subcommand_of(rest: &[String]) -> Option<&'static (&'static str, &'static str, ArgRule)> {
+    let words: Vec<&str> = rest
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .take(2)
+        .map(String::as_str)
+        .collect();
+    USAGES.iter().find(|(path, _, _)| {
+        let want: Vec<&str> = path.split(' ').collect();
+        words.len() >= want.len() && words[..want.len()] == want[..]
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "argument"
+    } else {
+        "arguments"
+    }
+}
+
+/// Checks the argument count as docker does; the error is docker's text.
+fn check_args(name: &str, sub: &str, args: &[String]) -> Result<(), TrustCommandError> {
+    let Some((path, usage, rule)) = USAGES.iter().find(|(p, _, _)| *p == sub) else {
+        return Ok(());
+    };
+    let command = format!("docker {name} {path}");
+    let line = format!("{command} {usage}");
+    match *rule {
+        ArgRule::Exactly(n) if args.len() != n => Err(TrustCommandError::Failed(format!(
+            "docker: '{command}' requires {n} {}\n\nUsage:  {line}\n\nRun '{command} --help' for more information",
+            plural(n)
+        ))),
+        ArgRule::AtLeast(n) if args.len() < n => Err(TrustCommandError::Failed(format!(
+            "docker: '{command}' requires at least {n} {}\n\nUsage:  {line}\n\nSee '{command} --help' for more information",
+            plural(n)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Runs as the plugin `docker-<name>` with the arguments docker passed.
@@ -256,30 +333,7 @@ pub fn run(name: &str, args: Vec<OsString>) -> ExitCode {
     };
     let ctx = Context::new(signet_keys::store::default_trust_dir());
     let docker = DockerCli::from_env(globals.forwarded);
-    let result = match cli.command {
-        TrustCommand::Inspect { images, pretty } => trust_commands::inspect(&ctx, &images, pretty),
-        TrustCommand::Sign { image, local } => trust_commands::sign(&ctx, &docker, &image, local),
-        TrustCommand::Revoke { image, yes } => trust_commands::revoke(&ctx, &image, yes),
-        TrustCommand::Key(KeyCommand::Generate { name, dir }) => {
-            trust_commands::key_generate(&ctx, &name, dir.as_deref())
-        }
-        TrustCommand::Key(KeyCommand::Load { keyfile, name }) => {
-            trust_commands::key_load(&ctx, &keyfile, &name)
-        }
-        TrustCommand::Signer(SignerCommand::Add {
-            name,
-            repositories,
-            key,
-        }) => trust_commands::signer_add(&ctx, &name, &repositories, &key),
-        TrustCommand::Signer(SignerCommand::Remove {
-            name,
-            repositories,
-            force,
-        }) => trust_commands::signer_remove(&ctx, &name, &repositories, force),
-        TrustCommand::Pull { image } => trust_commands::pull(&ctx, &docker, &image),
-        TrustCommand::Push { image } => trust_commands::push(&ctx, &docker, &image),
-    };
-    match result {
+    match dispatch(name, &ctx, &docker, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         // docker 28 ends a command the user declined without a message and with status 0.
         Err(TrustCommandError::Cancelled) => ExitCode::SUCCESS,
@@ -290,10 +344,56 @@ pub fn run(name: &str, args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// Usage errors as docker prints them: the problem, then where the help is. Flag errors exit
-/// 125 as docker's do; a wrong number of arguments exits 1.
+fn dispatch(
+    name: &str,
+    ctx: &Context,
+    docker: &DockerCli,
+    command: TrustCommand,
+) -> Result<(), TrustCommandError> {
+    let check = |sub: &str, args: &[String]| check_args(name, sub, args);
+    match command {
+        TrustCommand::Inspect { args, pretty } => {
+            check("inspect", &args)?;
+            trust_commands::inspect(ctx, &args, pretty)
+        }
+        TrustCommand::Sign { args, local } => {
+            check("sign", &args)?;
+            trust_commands::sign(ctx, docker, &args[0], local)
+        }
+        TrustCommand::Revoke { args, yes } => {
+            check("revoke", &args)?;
+            trust_commands::revoke(ctx, &args[0], yes)
+        }
+        TrustCommand::Key(KeyCommand::Generate { args, dir }) => {
+            check("key generate", &args)?;
+            trust_commands::key_generate(ctx, &args[0], dir.as_deref())
+        }
+        TrustCommand::Key(KeyCommand::Load { args, name }) => {
+            check("key load", &args)?;
+            trust_commands::key_load(ctx, Path::new(&args[0]), &name)
+        }
+        TrustCommand::Signer(SignerCommand::Add { args, key }) => {
+            check("signer add", &args)?;
+            trust_commands::signer_add(ctx, &args[0], &args[1..], &key)
+        }
+        TrustCommand::Signer(SignerCommand::Remove { args, force }) => {
+            check("signer remove", &args)?;
+            trust_commands::signer_remove(ctx, &args[0], &args[1..], force)
+        }
+        TrustCommand::Pull { args } => {
+            check("pull", &args)?;
+            trust_commands::pull(ctx, docker, &args[0])
+        }
+        TrustCommand::Push { args } => {
+            check("push", &args)?;
+            trust_commands::push(ctx, docker, &args[0])
+        }
+    }
+}
+
+/// Flag errors as docker prints them (`unknown flag: --x`, usage, exit status 125).
 fn clap_error(name: &str, rest: &[String], e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(
         e.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
@@ -301,25 +401,36 @@ fn clap_error(name: &str, rest: &[String], e: clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
-    let text = e.render().to_string();
-    let first = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string();
-    let sub: Vec<&str> = rest
-        .iter()
-        .take_while(|a| !a.starts_with('-'))
-        .take(2)
-        .map(String::as_str)
-        .collect();
-    eprintln!("{first}\nSee 'docker {name} {} --help'.", sub.join(" "));
-    let code = match e.kind() {
-        ErrorKind::UnknownArgument | ErrorKind::InvalidValue | ErrorKind::NoEquals => 125,
-        _ => 1,
+    let problem = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => {
+            let arg = arg.split('=').next().unwrap_or(arg);
+            match arg.strip_prefix("--") {
+                Some(_) => format!("unknown flag: {arg}"),
+                None => {
+                    let c = arg.trim_start_matches('-').chars().next().unwrap_or('-');
+                    format!("unknown shorthand flag: '{c}' in {arg}")
+                }
+            }
+        }
+        _ => e
+            .render()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string(),
     };
-    ExitCode::from(code)
+    match subcommand_of(rest) {
+        Some((path, usage, _)) => {
+            let command = format!("docker {name} {path}");
+            eprintln!(
+                "{problem}\n\nUsage:  {command} {usage}\n\nRun '{command} --help' for more information"
+            );
+        }
+        None => eprintln!("{problem}\n\nRun 'docker {name} --help' for more information"),
+    }
+    ExitCode::from(125)
 }
 
 /// The docker CLI's major version (client side only, no daemon needed).

@@ -37,6 +37,19 @@ impl From<DaemonError> for TrustCommandError {
     }
 }
 
+/// An I/O error as Go's `os` package words it: `open /x: no such file or directory`.
+fn go_path_error(op: &str, path: &Path, e: &std::io::Error) -> String {
+    let text = e.to_string();
+    // Rust appends " (os error N)" to the C library's text, which Go writes in lower case.
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    let text = match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{op} {}: {text}", path.display())
+}
+
 fn failed(msg: impl Into<String>) -> TrustCommandError {
     TrustCommandError::Failed(msg.into())
 }
@@ -351,7 +364,7 @@ pub fn key_load(ctx: &Context, file: &Path, name: &str) -> Result<(), TrustComma
     let shown = file.display();
     println!("Loading key from \"{shown}\"...");
     let refuse = |e: String| failed(format!("refusing to load key from {shown}: {e}"));
-    let meta = std::fs::metadata(file).map_err(|e| refuse(e.to_string()))?;
+    let meta = std::fs::metadata(file).map_err(|e| refuse(go_path_error("stat", file, &e)))?;
     if meta.mode() & 0o077 != 0 {
         return Err(refuse(format!(
             "private key file {shown} must not be readable or writable by others"
@@ -385,6 +398,12 @@ pub fn signer_add(
     }
     let mut public = Vec::new();
     for k in keys {
+        if let Err(e) = std::fs::File::open(k) {
+            return Err(failed(format!(
+                "unable to read public key from file: {}",
+                go_path_error("open", k, &e)
+            )));
+        }
         public.push(signer::read_public_key(k).map_err(|e| {
             failed(format!(
                 "could not parse public key from file: {}: {e}",
