@@ -235,7 +235,7 @@ impl Peer {
         }
     }
 
-    fn timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         match self {
             Peer::TrustServer { timeout, .. } | Peer::Registry { timeout, .. } => *timeout,
         }
@@ -286,7 +286,7 @@ pub fn authorize(
         ureq::Error::Status(code, _) => fail(format!("token service {realm} answered HTTP {code}")),
         e => fail(format!(
             "token service {realm}: {}",
-            crate::tls_roots::describe_transport_error(realm_host, &e)
+            crate::tls_roots::describe_transport_error(realm_host, &e, who.timeout())
         )),
     };
     let resp = match creds {

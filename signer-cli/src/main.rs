@@ -45,6 +45,26 @@ struct Global {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// How long to wait to connect to a server and for each read or write (e.g. 30s, 2m, 45).
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_timeout)]
+    timeout: std::time::Duration,
+}
+
+/// `30`, `30s`, `2m`: whole seconds or minutes, at least one second.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.strip_suffix('s') {
+        Some(d) => (d, 1),
+        None => match s.strip_suffix('m') {
+            Some(d) => (d, 60),
+            None => (s, 1),
+        },
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n * unit)),
+        _ => Err(format!(
+            "{s:?} is not a timeout: use seconds or minutes such as 30s or 2m"
+        )),
+    }
 }
 
 #[derive(Subcommand)]
@@ -240,6 +260,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     ctx.server = cli.global.server.clone();
     ctx.tlscacert = cli.global.tlscacert.clone();
     ctx.passphrase_file = cli.global.passphrase_file.clone();
+    ctx.timeout = cli.global.timeout;
     let ctx = ctx;
     match cli.command {
         Command::Key(k) => match k {

@@ -87,6 +87,7 @@ fn fetch(
     tag: &str,
 ) -> Result<Manifest, Attempt> {
     let url = format!("{scheme}://{host}/v2/{path}/manifests/{tag}");
+    let timeout = peer.timeout();
     let failed = |reason: String| Attempt::Failed(err(host, reason));
     let get = |auth: Option<&str>| {
         let mut req = agent.get(&url).set("Accept", ACCEPT);
@@ -118,7 +119,11 @@ fn fetch(
                         "manifest request refused after login (HTTP {code})"
                     )))
                 }
-                Err(e) => return Err(failed(tls_roots::describe_transport_error(host, &e))),
+                Err(e) => {
+                    return Err(failed(tls_roots::describe_transport_error(
+                        host, &e, timeout,
+                    )))
+                }
             }
         }
         Err(ureq::Error::Status(404, _)) => {
@@ -126,9 +131,16 @@ fn fetch(
         }
         Err(ureq::Error::Status(code, _)) => return Err(failed(format!("HTTP {code} for {url}"))),
         Err(e) if is_certificate_error(&e) => {
-            return Err(failed(tls_roots::describe_transport_error(host, &e)))
+            return Err(failed(tls_roots::describe_transport_error(
+                host, &e, timeout,
+            )))
         }
-        Err(e) => return Err(Attempt::Unreachable(err(host, e))),
+        Err(e) => {
+            return Err(Attempt::Unreachable(err(
+                host,
+                tls_roots::describe_transport_error(host, &e, timeout),
+            )))
+        }
     };
     let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
     let mut body = Vec::new();

@@ -124,16 +124,31 @@ pub fn builder_for(
         .with_no_client_auth();
     Ok(ureq::AgentBuilder::new()
         .tls_config(Arc::new(tls))
-        .timeout(timeout)
+        .timeout_connect(timeout)
+        .timeout_read(timeout)
+        .timeout_write(timeout)
         .user_agent("signet"))
 }
 
-/// A transport error, with what to do when the certificate is not trusted.
-pub fn describe_transport_error(hostport: &str, e: &ureq::Error) -> String {
+/// A transport error in words a user can act on: an untrusted certificate (where its CA
+/// goes), no answer within the timeout, a port that does not speak TLS.
+pub fn describe_transport_error(hostport: &str, e: &ureq::Error, timeout: Duration) -> String {
     let s = e.to_string();
     if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
         format!(
             "TLS certificate of {hostport} not trusted (put its CA in $DOCKER_CONFIG/tls/{hostport}/ or $DOCKER_CONFIG/certs.d/{hostport}/, or pass --tlscacert): {s}"
+        )
+    } else if s.contains("timed out")
+        || s.contains("WouldBlock")
+        || s.contains("Resource temporarily unavailable")
+    {
+        format!(
+            "no answer from {hostport} within {}s (is the address right? a slow server needs a longer --timeout)",
+            timeout.as_secs()
+        )
+    } else if s.contains("InvalidContentType") || s.contains("corrupt message") {
+        format!(
+            "{hostport} does not answer in TLS: is it a plain-HTTP port? Point the https:// URL at the server's TLS port ({s})"
         )
     } else {
         s

@@ -677,3 +677,68 @@ fn passphrase_errors_name_their_sources_and_terminals_ask_again() {
     );
     assert!(screen.contains("dave.pub"), "{screen}");
 }
+
+/// Item 8: a server that never answers is given up after `--timeout`; a plain-HTTP port behind
+/// an https:// URL and a server URL with a path get messages that say what is wrong.
+#[test]
+fn network_errors_are_bounded_and_readable() {
+    use std::io::{Read, Write};
+    let docker = DockerCli::new("https://127.0.0.1:9", None);
+    let tag = format!("{REPO}:v1");
+
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in silent.incoming().flatten() {
+            keep.lock().expect("lock").push(c);
+        }
+    });
+    let started = std::time::Instant::now();
+    let server = format!("https://{silent_addr}");
+    fails(
+        signet(
+            &docker,
+            &["--server", &server, "--timeout", "2s", "verify", &tag],
+        ),
+        1,
+        &format!("signet: trust server {server}: no answer from {silent_addr} within 2s"),
+    );
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    fails(
+        signet(&docker, &["--timeout", "soon", "verify", &tag]),
+        2,
+        "is not a timeout",
+    );
+
+    // A plain-HTTP server behind an https:// URL.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let plain_addr = plain.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut c in plain.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let server = format!("https://{plain_addr}");
+    fails(
+        signet(&docker, &["--server", &server, "verify", &tag]),
+        1,
+        &format!("{plain_addr} does not answer in TLS: is it a plain-HTTP port?"),
+    );
+
+    // A server URL with a path.
+    fails(
+        signet(
+            &docker,
+            &["--server", "https://notary.example.com:4443/notary/", "verify", &tag],
+        ),
+        2,
+        "trust server URL \"https://notary.example.com:4443/notary\" has a path: give only https://HOST[:PORT] (here https://notary.example.com:4443)",
+    );
+    drop(held);
+}

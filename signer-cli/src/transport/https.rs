@@ -70,6 +70,15 @@ impl HttpsTransport {
                 "trust server {server:?} must be an https:// URL"
             )));
         }
+        // The Notary API lives at /v2/ of the server itself; a path would be silently
+        // dropped by some clients and turn every file into a 404 ("no trust data") here.
+        let rest = &server["https://".len()..];
+        if rest.contains(['/', '?', '#']) || rest.is_empty() {
+            let base = rest.split(['/', '?', '#']).next().unwrap_or("");
+            return Err(CliError::Usage(format!(
+                "trust server URL {server:?} has a path: give only https://HOST[:PORT] (here https://{base}); the Notary API is always under /v2/"
+            )));
+        }
         let agent = tls_roots::agent_for(tls_roots::url_hostport(&server), ca, timeout)?;
         Ok(HttpsTransport {
             server,
@@ -123,7 +132,11 @@ impl HttpsTransport {
                     })
                 }
                 Err(e) => Err(Failed::Other(self.err(
-                    tls_roots::describe_transport_error(tls_roots::url_hostport(&self.server), &e),
+                    tls_roots::describe_transport_error(
+                        tls_roots::url_hostport(&self.server),
+                        &e,
+                        self.timeout,
+                    ),
                 ))),
             }
         };
