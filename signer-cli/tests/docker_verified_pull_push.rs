@@ -183,4 +183,21 @@ fn signet_push_then_verified_pull_through_the_daemon() {
         format!("signet: {repo}: no signed tag \"unsigned\"\n")
     );
     assert!(local_images(&docker, &daemon, &repo).is_empty());
+    // Trust data that does not verify (the server offers an older timestamp than this client
+    // has seen: a rollback): one line, exit status 3, nothing pulled.
+    let cached = docker
+        .trust_dir()
+        .join("tuf")
+        .join(&repo)
+        .join("metadata")
+        .join("timestamp.json");
+    let mut ts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cached).expect("cached timestamp")).unwrap();
+    ts["signed"]["version"] = 999.into();
+    std::fs::write(&cached, serde_json::to_vec(&ts).unwrap()).unwrap();
+    let rollback = signet(&docker, &daemon, &["pull", &format!("{repo}:v1")]);
+    assert_eq!(rollback.status.code(), Some(3), "{}", rollback.stderr);
+    assert_eq!(rollback.stderr.lines().count(), 1, "{}", rollback.stderr);
+    assert!(rollback.stderr.contains("rollback"), "{}", rollback.stderr);
+    assert!(local_images(&docker, &daemon, &repo).is_empty());
 }
