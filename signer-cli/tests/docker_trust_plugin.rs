@@ -460,6 +460,27 @@ fn docker_signet_refuses_like_docker_trust() {
     }
     let docker = DockerCli::new("https://127.0.0.1:9", None);
     install(&docker, Some("signet"));
+    // --dir, and a name docker would not run.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().join("plugins");
+    let signet = Path::new(env!("CARGO_BIN_EXE_signet"));
+    run(with_docker_env(&docker, signet)
+        .args(["plugin", "install", "--name", "trust", "--dir"])
+        .arg(&dir))
+    .ok("plugin install --dir");
+    let meta = run(Command::new(dir.join("docker-trust")).arg("docker-cli-plugin-metadata"))
+        .ok("metadata");
+    assert!(
+        meta.stdout.contains("\"SchemaVersion\":\"0.1.0\""),
+        "{}",
+        meta.stdout
+    );
+    let bad = run(with_docker_env(&docker, signet)
+        .args(["plugin", "install", "--name", "Trust", "--dir"])
+        .arg(&dir));
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+    assert!(!dir.join("docker-Trust").exists());
     let keys = tempfile::tempdir().unwrap();
     let k = keys.path().join("world-readable.key");
     std::fs::write(&k, b"not a key\n").unwrap();
