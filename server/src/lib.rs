@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod clock_map;
 pub mod compression;
+pub mod expiry;
 pub mod gc;
 pub mod gun_locks;
 pub mod http;

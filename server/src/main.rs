@@ -64,6 +64,18 @@ enum Command {
         #[command(flatten)]
         filter: admin::AuditArgs,
     },
+    /// List the metadata and root certificates that expire within a time span, earliest
+    /// first, with what to do about each.
+    Expiring {
+        #[command(flatten)]
+        db: DbArgs,
+        /// How far ahead to look (e.g. 30d, 36h).
+        #[arg(long, default_value = "30d")]
+        within: String,
+        /// One JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove old metadata versions: keeps every root, each role's newest --keep versions
     /// and every version a current file's checksum names. Prints what it removed.
     Gc {
@@ -453,6 +465,67 @@ fn main() -> ExitCode {
         Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
         Command::Repository { db, cmd } => admin(&db, &|svc| admin::repository(svc, &cmd)),
         Command::Audit { db, filter } => admin(&db, &|svc| admin::audit(svc, &filter)),
+        Command::Expiring { db, within, json } => {
+            let ahead = match admin::parse_duration(&within) {
+                Ok(d) => d,
+                Err(e) => return report(Err(format!("--within: {e}"))),
+            };
+            let found = admin_storage(&db).and_then(|(data_dir, database)| {
+                let store = serve::open_store(database.as_ref(), &data_dir)
+                    .map_err(|e| format!("opening the database: {e}"))?;
+                let until = time::OffsetDateTime::now_utc() + ahead;
+                signet_server::expiry::expiring(store.as_ref(), until)
+                    .map(|(list, broken)| (until, list, broken))
+                    .map_err(|e| e.to_string())
+            });
+            let (until, list, broken) = match found {
+                Ok(f) => f,
+                Err(e) => return report(Err(e)),
+            };
+            let rfc3339 = |t: time::OffsetDateTime| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            };
+            if json {
+                let entries: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(e).unwrap_or_default();
+                        v["remedy"] = e.remedy().into();
+                        v
+                    })
+                    .collect();
+                let broken: Vec<String> = broken.iter().map(|e| e.to_string()).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "until": rfc3339(until),
+                        "expiring": entries,
+                        "unreadable": broken,
+                    }))
+                    .unwrap_or_default()
+                );
+            } else {
+                if list.is_empty() {
+                    println!("nothing expires before {}", rfc3339(until));
+                }
+                for e in &list {
+                    let what = match e.version {
+                        Some(v) => format!("{} v{v}", e.what),
+                        None => e.what.clone(),
+                    };
+                    println!("{}  {}  {what}: {}", rfc3339(e.expires), e.gun, e.remedy());
+                }
+                for b in &broken {
+                    eprintln!("signet-server: {b}");
+                }
+            }
+            if broken.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Gc {
             db,
             keep,

@@ -519,6 +519,41 @@ pub fn current_timestamp(
     signer: &Signer,
     now: OffsetDateTime,
 ) -> Result<Option<TimestampState>, UpdateError> {
+    timestamp_state(
+        gun,
+        reader,
+        signer,
+        now,
+        TIMESTAMP_RENEW_MARGIN,
+        Duration::ZERO,
+    )
+}
+
+/// The rows that renew a GUN's server-signed timestamp and snapshot when either expires
+/// within `ahead` (empty when nothing is due, or the server holds neither key). The
+/// background renewal uses a wider margin than reads do.
+pub fn renew_server_signed(
+    gun: &str,
+    reader: &dyn MetaReader,
+    signer: &Signer,
+    now: OffsetDateTime,
+    ahead: Duration,
+) -> Result<Vec<NewMeta>, UpdateError> {
+    Ok(timestamp_state(gun, reader, signer, now, ahead, ahead)?
+        .map(|s| s.new_rows)
+        .unwrap_or_default())
+}
+
+/// [`current_timestamp`] with the margins ahead of expiry at which the timestamp and the
+/// snapshot are renewed.
+fn timestamp_state(
+    gun: &str,
+    reader: &dyn MetaReader,
+    signer: &Signer,
+    now: OffsetDateTime,
+    timestamp_margin: Duration,
+    snapshot_margin: Duration,
+) -> Result<Option<TimestampState>, UpdateError> {
     let Some(ts_row) = reader.latest(gun, TIMESTAMP)? else {
         return Ok(None);
     };
@@ -542,7 +577,7 @@ pub fn current_timestamp(
 
     let mut new_rows = Vec::new();
     let mut snapshot_bytes = snap_row.bytes.clone();
-    if snap.signed.expires.instant() < now {
+    if snap.signed.expires.instant() < now + snapshot_margin {
         let latest = reader.latest_version(gun, SNAPSHOT)?.unwrap_or(0);
         let mut renewed = snap.signed.clone();
         renewed.version = latest + 1;
@@ -558,7 +593,7 @@ pub fn current_timestamp(
         }
     }
     let ts_expires = ts.signed.expires.instant();
-    if !new_rows.is_empty() || ts_expires < now + TIMESTAMP_RENEW_MARGIN {
+    if !new_rows.is_empty() || ts_expires < now + timestamp_margin {
         let fresh = Timestamp::for_snapshot(
             GoTime::from_instant(now + TIMESTAMP_EXPIRY),
             ts_row.version + 1,
@@ -767,6 +802,49 @@ mod tests {
             .unwrap();
         assert!(again.new_rows.is_empty());
         assert_eq!(again.timestamp, state.timestamp);
+    }
+
+    #[test]
+    fn background_renewal_runs_ahead_of_reads_and_expiry_is_reported() {
+        let f = fixture();
+        // Published 11 days ago: the timestamp expires in 3 days, reads leave it alone.
+        let then = OffsetDateTime::now_utc() - Duration::days(11);
+        f.publish(vec![up(ROOT, f.root(1)), up(TARGETS, f.targets(1))], then)
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert!(current_timestamp(GUN, f.store.as_ref(), &f.signer, now)
+            .unwrap()
+            .unwrap()
+            .new_rows
+            .is_empty());
+        let store: &dyn Store = f.store.as_ref();
+        let soon = crate::expiry::repository(store, GUN).unwrap();
+        let ts = soon.iter().find(|e| e.what == "timestamp").unwrap();
+        assert!(ts.server_signed);
+        assert_eq!(ts.version, Some(1));
+        assert!(ts.expires < now + Duration::days(4));
+        // A pass with a 2-day margin renews nothing, one with 4 days renews the timestamp.
+        let pass = |days| crate::expiry::renew_due(store, &f.signer, now, Duration::days(days));
+        assert!(pass(2).unwrap().renewed.is_empty());
+        let done = pass(4).unwrap();
+        assert_eq!(done.renewed, [GUN]);
+        assert_eq!((done.repositories, done.failed), (1, 0));
+        let after = crate::expiry::repository(store, GUN).unwrap();
+        let ts = after.iter().find(|e| e.what == "timestamp").unwrap();
+        assert_eq!(ts.version, Some(2));
+        assert!(ts.expires > now + Duration::days(13));
+        assert!(pass(4).unwrap().renewed.is_empty(), "renewed once");
+        // The gauge shows what only signers can renew: not the timestamp.
+        let earliest = crate::expiry::earliest_client_signed(&after);
+        assert!(
+            earliest.is_some_and(|t| t > now + Duration::days(300)),
+            "{earliest:?}"
+        );
+        let text = crate::expiry::render_metrics(&[(GUN.to_string(), earliest)]);
+        assert!(text.contains(&format!(
+            "signet_repository_expiry_timestamp_seconds{{gun=\"{GUN}\"}} {}\n",
+            earliest.unwrap().unix_timestamp()
+        )));
     }
 
     #[test]
