@@ -3,22 +3,17 @@
 
 use super::{fetch_verified, Report};
 use crate::context::Context;
+use crate::docker_format::{self, TrustInfo};
 use crate::error::CliError;
 use crate::trusted_repo::TrustedRepo;
 use serde_json::json;
-use std::fmt::Write;
-
-/// `writeln!` into a String (cannot fail).
-macro_rules! outln {
-    ($out:expr, $($arg:tt)*) => {
-        let _ = writeln!($out, $($arg)*);
-    };
-}
 
 pub struct Inspection {
     pub gun: String,
     /// One repository in `docker trust inspect`'s JSON shape.
     pub repository: serde_json::Value,
+    /// What docker's `trust inspect` reads, for its tables byte for byte.
+    pub trust_info: TrustInfo,
     pub warnings: Vec<String>,
 }
 
@@ -27,6 +22,7 @@ pub fn inspect(ctx: &Context, gun: &str, tag: Option<&str>) -> Result<Inspection
     Ok(Inspection {
         gun: gun.to_string(),
         repository: inspect_json(&repo, tag),
+        trust_info: TrustInfo::from_repo(&repo, tag),
         warnings: repo.warnings.clone(),
     })
 }
@@ -37,71 +33,9 @@ impl Inspection {
         serde_json::to_string_pretty(&json!([self.repository])).unwrap_or_default()
     }
 
-    /// `docker trust inspect --pretty`'s tables.
+    /// `docker trust inspect --pretty`'s tables, byte for byte (named by the GUN).
     pub fn tables(&self) -> String {
-        let gun = &self.gun;
-        let v = &self.repository;
-        let mut out = String::new();
-        let tags = v["SignedTags"].as_array().cloned().unwrap_or_default();
-        if tags.is_empty() {
-            outln!(out, "\nNo signatures for {}\n", gun);
-        } else {
-            outln!(out, "\nSignatures for {}\n", gun);
-            outln!(out, "{:<12} {:<66} SIGNERS", "SIGNED TAG", "DIGEST");
-            for t in &tags {
-                let signers: Vec<&str> = t["Signers"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
-                    .unwrap_or_default();
-                outln!(
-                    out,
-                    "{:<12} {:<66} {}",
-                    t["SignedTag"].as_str().unwrap_or(""),
-                    t["Digest"].as_str().unwrap_or(""),
-                    signers.join(", ")
-                );
-            }
-        }
-        let signers = v["Signers"].as_array().cloned().unwrap_or_default();
-        if !signers.is_empty() {
-            outln!(out, "\nList of signers and their keys for {}\n", gun);
-            outln!(out, "{:<10} KEYS", "SIGNER");
-            for s in &signers {
-                let keys: Vec<String> = s["Keys"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|k| k["ID"].as_str())
-                            .map(|id| id[..12.min(id.len())].to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                outln!(
-                    out,
-                    "{:<10} {}",
-                    s["Name"].as_str().unwrap_or(""),
-                    keys.join(", ")
-                );
-            }
-        }
-        outln!(out, "\nAdministrative keys for {}\n", gun);
-        for a in v["AdministrativeKeys"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            let keys: Vec<&str> = a["Keys"]
-                .as_array()
-                .map(|k| k.iter().filter_map(|k| k["ID"].as_str()).collect())
-                .unwrap_or_default();
-            outln!(
-                out,
-                "  {} Key:\t{}",
-                a["Name"].as_str().unwrap_or(""),
-                keys.join(", ")
-            );
-        }
-        out
+        docker_format::inspect_pretty(&self.gun, &self.trust_info)
     }
 }
 
