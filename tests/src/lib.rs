@@ -1169,3 +1169,172 @@ impl Drop for Postgres {
         .output();
     }
 }
+
+/// notary-server's tables in MySQL/MariaDB: notary's server migrations 0001-0005 applied
+/// (files with their SHA-256, the changefeed and its categories).
+pub const NOTARY_SERVER_MYSQL_SCHEMA: &str = "
+CREATE TABLE tuf_files (
+  id int(11) NOT NULL AUTO_INCREMENT, created_at timestamp NULL DEFAULT NULL,
+  updated_at timestamp NULL DEFAULT NULL, deleted_at timestamp NULL DEFAULT NULL,
+  gun varchar(255) NOT NULL, role varchar(255) NOT NULL, version int(11) NOT NULL,
+  data longblob NOT NULL, sha256 char(64) DEFAULT NULL,
+  PRIMARY KEY (id), UNIQUE KEY gun (gun, role, version), INDEX sha256 (sha256)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+CREATE TABLE change_category (category VARCHAR(20) NOT NULL, PRIMARY KEY (category))
+  ENGINE=InnoDB DEFAULT CHARSET=utf8;
+INSERT INTO change_category VALUES ('update'), ('deletion');
+CREATE TABLE changefeed (
+  id int(11) NOT NULL AUTO_INCREMENT, created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+  gun varchar(255) NOT NULL, version int(11) NOT NULL, sha256 CHAR(64) DEFAULT NULL,
+  category VARCHAR(20) NOT NULL DEFAULT 'update', PRIMARY KEY (id),
+  FOREIGN KEY (category) REFERENCES change_category (category), INDEX idx_changefeed_gun (gun)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+";
+
+/// notary-signer's key table in MySQL/MariaDB: notary's signer migrations 0001-0002 applied.
+pub const NOTARY_SIGNER_MYSQL_SCHEMA: &str = "
+CREATE TABLE private_keys (
+  id int(11) NOT NULL AUTO_INCREMENT, created_at timestamp NULL DEFAULT NULL,
+  updated_at timestamp NULL DEFAULT NULL, deleted_at timestamp NULL DEFAULT NULL,
+  key_id varchar(255) NOT NULL, encryption_alg varchar(255) NOT NULL,
+  keywrap_alg varchar(255) NOT NULL, algorithm varchar(50) NOT NULL,
+  passphrase_alias varchar(50) NOT NULL, public blob NOT NULL, private blob NOT NULL,
+  gun VARCHAR(255) NOT NULL, role VARCHAR(255) NOT NULL, last_used DATETIME NULL DEFAULT NULL,
+  PRIMARY KEY (id), UNIQUE KEY key_id (key_id), UNIQUE KEY key_id_2 (key_id, algorithm)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+";
+
+/// A throwaway MariaDB server (Debian's `mariadbd`) in a temp dir on a free loopback port,
+/// killed on drop. It has a user `notary` without a password and with every privilege, for
+/// the reference servers and the import.
+pub struct Mariadb {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _server: Proc,
+}
+
+impl Mariadb {
+    pub fn available() -> bool {
+        which("mariadbd").is_some()
+            && which("mariadb-install-db").is_some()
+            && which("mariadb").is_some()
+    }
+
+    pub fn start() -> Mariadb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let data = root.join("data");
+        let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .output()
+            .expect("mariadb-install-db");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let server = Proc::spawn(
+            "mariadbd",
+            Command::new("mariadbd")
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--socket={}", root.join("sock").display()))
+                .arg(format!("--pid-file={}", root.join("pid").display()))
+                .arg(format!("--port={port}"))
+                .args([
+                    "--bind-address=127.0.0.1",
+                    "--user=root",
+                    "--skip-name-resolve",
+                ]),
+            root.join("mariadbd.log"),
+        );
+        let db = Mariadb {
+            port,
+            dir,
+            _server: server,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = db
+                .client(None)
+                .args(["-e", "SELECT 1"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mariadbd did not start: {}",
+                db._server.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        db.sql(
+            None,
+            "CREATE USER 'notary'@'%'; GRANT ALL ON *.* TO 'notary'@'%';",
+        );
+        db
+    }
+
+    fn client(&self, db: Option<&str>) -> Command {
+        let mut c = Command::new("mariadb");
+        c.arg("--no-defaults")
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("sock").display()
+            ))
+            .arg("-uroot");
+        if let Some(db) = db {
+            c.arg(db);
+        }
+        c
+    }
+
+    /// Runs SQL, failing loudly.
+    pub fn sql(&self, db: Option<&str>, sql: &str) {
+        let out = self.client(db).args(["-e", sql]).output().expect("mariadb");
+        assert!(
+            out.status.success(),
+            "mariadb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs a query and returns its rows (tab-separated fields).
+    pub fn query(&self, db: &str, sql: &str) -> Vec<Vec<String>> {
+        let out = self
+            .client(Some(db))
+            .args(["-N", "-B", "-e", sql])
+            .output()
+            .expect("mariadb");
+        assert!(
+            out.status.success(),
+            "mariadb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect()
+    }
+
+    /// Creates a database with `schema`; returns its `mysql://` URL and the same database as
+    /// notary's Go DSN.
+    pub fn create_database(&self, name: &str, schema: &str) -> (String, String) {
+        self.sql(None, &format!("CREATE DATABASE {name}"));
+        self.sql(Some(name), schema);
+        (
+            format!("mysql://notary@127.0.0.1:{}/{name}", self.port),
+            format!("notary@tcp(127.0.0.1:{})/{name}?parseTime=True", self.port),
+        )
+    }
+}

@@ -143,63 +143,37 @@ fn root_keys(store: &SqliteStore, gun: &str, role: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn notary_postgres_repositories_move_to_signet_with_their_keys() {
-    if !require_binaries(&["notary", "notary-server", "notary-signer", "runuser"])
-        || !Postgres::available()
-    {
-        return;
-    }
-    let Some(bin) = signet_server_bin() else {
-        assert!(
-            std::env::var("SIGNET_REQUIRE_INTEROP").is_err(),
-            "signet-server binary not built"
-        );
-        eprintln!("skipping: signet-server binary not built");
-        return;
-    };
-    let pg = Postgres::start();
-    let server_db = pg.create_database("notaryserver");
-    pg.psql("notaryserver", NOTARY_SERVER_PG_SCHEMA);
-    let signer_db = pg.create_database("notarysigner");
-    pg.psql("notarysigner", NOTARY_SIGNER_PG_SCHEMA);
-    let reference = NotaryServer::start_with_sql(
-        &NotarySql::Postgres {
-            server: server_db.clone(),
-            signer: signer_db.clone(),
-        },
-        ALIAS,
-        SIGNER_PASS,
-    );
-    let files = tempfile::tempdir().unwrap();
-    let admin = make_history(&reference, files.path());
-    let reader = NotaryCli::new(&reference.url, &reference.ca_path);
+/// Imports everything from the reference's databases into a new Signet data directory and
+/// checks the result: every source version stored with the same bytes, one audit record
+/// per repository, a re-run that skips, and the reference's clients moved to Signet listing
+/// the same targets and publishing with the root unchanged and the timestamp signed by the
+/// imported key. Returns the running Signet server.
+#[allow(clippy::too_many_arguments)]
+fn import_and_move(
+    bin: &Path,
+    server_db: &str,
+    signer_db: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+    source_rows: &[Vec<String>],
+    admin: &NotaryCli,
+    reader: &NotaryCli,
+    files: &Path,
+) -> SignetServer {
     let listed_at_reference = reader.list(APP);
-    assert_eq!(listed_at_reference.len(), 4, "{listed_at_reference:?}");
-    let source_rows = pg.query(
-        "notaryserver",
-        "SELECT gun, role, version, sha256 FROM tuf_files ORDER BY gun, role, version",
-    );
     let app_rows = source_rows.iter().filter(|r| r[0] == APP).count();
-    assert!(app_rows >= 20, "a long history: {source_rows:?}");
-
     // The import, the signer's alias passphrase read from a variable of our choosing.
     let signet_dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = import(
-        &bin,
-        signet_dir.path(),
-        &[
-            "--notary-db",
-            &server_db,
-            "--signer-db",
-            &signer_db,
-            "--signer-passphrase",
-            &format!("{ALIAS}=OLD_SIGNER_PASS"),
-            "--all",
-            "--json",
-        ],
-        &[("OLD_SIGNER_PASS", SIGNER_PASS)],
-    );
+    let mut args = vec![
+        "--notary-db",
+        server_db,
+        "--signer-db",
+        signer_db,
+        "--all",
+        "--json",
+    ];
+    args.extend_from_slice(extra_args);
+    let (code, out, err) = import(bin, signet_dir.path(), &args, env);
     assert_eq!(code, 0, "{out}\n{err}");
     let summary = json(&out);
     assert_eq!(summary["imported"], 2, "{summary}");
@@ -231,7 +205,7 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
     );
 
     // Every version of every role: the same bytes as the source.
-    for row in &source_rows {
+    for row in source_rows {
         let version: i64 = row[2].parse().unwrap();
         let stored = store
             .by_version(&row[0], &row[1], version)
@@ -258,9 +232,9 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
 
     // Re-running changes nothing and says so.
     let (code, out, err) = import(
-        &bin,
+        bin,
         signet_dir.path(),
-        &["--notary-db", &server_db, "--gun", APP, "--gun", HUB],
+        &["--notary-db", server_db, "--gun", APP, "--gun", HUB],
         &[],
     );
     assert_eq!(code, 0, "{out}\n{err}");
@@ -283,7 +257,7 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
     let moved_reader = reader.moved_to(&signet.url, &signet.ca_path);
     assert_eq!(moved_reader.list(APP), listed_at_reference);
     let moved_admin = admin.moved_to(&signet.url, &signet.ca_path);
-    let f4 = write_file(files.path(), "v4.bin", b"published through Signet");
+    let f4 = write_file(files, "v4.bin", b"published through Signet");
     moved_admin
         .run(&["add", APP, "v4", f4.to_str().unwrap()])
         .ok("add v4 at Signet");
@@ -330,6 +304,62 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
         signet_tuf::SignedSnapshot::from_bytes("snapshot", &get("snapshot.json".into())).unwrap();
     snap.verify_threshold(&root.signed.role_keys("snapshot").unwrap())
         .expect("server-generated snapshot signed by the imported snapshot key");
+
+    signet
+}
+
+#[test]
+fn notary_postgres_repositories_move_to_signet_with_their_keys() {
+    if !require_binaries(&["notary", "notary-server", "notary-signer", "runuser"])
+        || !Postgres::available()
+    {
+        return;
+    }
+    let Some(bin) = signet_server_bin() else {
+        assert!(
+            std::env::var("SIGNET_REQUIRE_INTEROP").is_err(),
+            "signet-server binary not built"
+        );
+        eprintln!("skipping: signet-server binary not built");
+        return;
+    };
+    let pg = Postgres::start();
+    let server_db = pg.create_database("notaryserver");
+    pg.psql("notaryserver", NOTARY_SERVER_PG_SCHEMA);
+    let signer_db = pg.create_database("notarysigner");
+    pg.psql("notarysigner", NOTARY_SIGNER_PG_SCHEMA);
+    let reference = NotaryServer::start_with_sql(
+        &NotarySql::Postgres {
+            server: server_db.clone(),
+            signer: signer_db.clone(),
+        },
+        ALIAS,
+        SIGNER_PASS,
+    );
+    let files = tempfile::tempdir().unwrap();
+    let admin = make_history(&reference, files.path());
+    let reader = NotaryCli::new(&reference.url, &reference.ca_path);
+    let listed_at_reference = reader.list(APP);
+    assert_eq!(listed_at_reference.len(), 4, "{listed_at_reference:?}");
+    let source_rows = pg.query(
+        "notaryserver",
+        "SELECT gun, role, version, sha256 FROM tuf_files ORDER BY gun, role, version",
+    );
+    let app_rows = source_rows.iter().filter(|r| r[0] == APP).count();
+    assert!(app_rows >= 20, "a long history: {source_rows:?}");
+
+    // The import, the signer's alias passphrase read from a variable of our choosing.
+    let signet = import_and_move(
+        &bin,
+        &server_db,
+        &signer_db,
+        &["--signer-passphrase", &format!("{ALIAS}=OLD_SIGNER_PASS")],
+        &[("OLD_SIGNER_PASS", SIGNER_PASS)],
+        &source_rows,
+        &admin,
+        &reader,
+        files.path(),
+    );
 
     // A repository that exists in Signet with other data is refused, untouched.
     let data_dir = signet.stop();
@@ -429,4 +459,80 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
         })
         .unwrap()
         .is_empty());
+}
+
+/// The same move from notary-server + notary-signer on MariaDB (notary's own compose files
+/// use MySQL), the alias passphrase read from `NOTARY_SIGNER_<ALIAS>` as notary-signer does.
+#[test]
+fn notary_mariadb_repositories_move_to_signet_with_their_keys() {
+    if !require_binaries(&["notary", "notary-server", "notary-signer"]) || !Mariadb::available() {
+        return;
+    }
+    let Some(bin) = signet_server_bin() else {
+        assert!(
+            std::env::var("SIGNET_REQUIRE_INTEROP").is_err(),
+            "signet-server binary not built"
+        );
+        eprintln!("skipping: signet-server binary not built");
+        return;
+    };
+    let db = Mariadb::start();
+    let (server_url, server_dsn) = db.create_database("notaryserver", NOTARY_SERVER_MYSQL_SCHEMA);
+    let (signer_url, signer_dsn) = db.create_database("notarysigner", NOTARY_SIGNER_MYSQL_SCHEMA);
+    let reference = NotaryServer::start_with_sql(
+        &NotarySql::Mysql {
+            server: server_dsn,
+            signer: signer_dsn,
+        },
+        ALIAS,
+        SIGNER_PASS,
+    );
+    let files = tempfile::tempdir().unwrap();
+    let admin = make_history(&reference, files.path());
+    let reader = NotaryCli::new(&reference.url, &reference.ca_path);
+    let source_rows = db.query(
+        "notaryserver",
+        "SELECT gun, role, version, sha256 FROM tuf_files ORDER BY gun, role, version",
+    );
+    assert!(source_rows.len() >= 25, "{source_rows:?}");
+    let keys = db.query(
+        "notarysigner",
+        "SELECT role, keywrap_alg, encryption_alg, passphrase_alias FROM private_keys WHERE gun = 'example.com/team/app' ORDER BY role",
+    );
+    assert!(
+        keys.iter().any(|k| k[0] == "timestamp"
+            && k[1] == "PBES2-HS256+A128KW"
+            && k[2] == "A256GCM"
+            && k[3] == ALIAS),
+        "{keys:?}"
+    );
+    let alias_var = format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase());
+    let signet = import_and_move(
+        &bin,
+        &server_url,
+        &signer_url,
+        &[],
+        &[(&alias_var, SIGNER_PASS)],
+        &source_rows,
+        &admin,
+        &reader,
+        files.path(),
+    );
+    drop(signet);
+    // notary's Go DSN is refused with what to give instead.
+    let (code, _, err) = import(
+        &bin,
+        tempfile::tempdir().unwrap().path(),
+        &[
+            "--notary-db",
+            "mysql://notary@tcp(127.0.0.1:3306)/notaryserver",
+            "--all",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "signet-server: mysql://notary@tcp(127.0.0.1:3306)/notaryserver: give a URL (mysql://user:password@host:port/database), not notary's Go DSN"
+    );
 }

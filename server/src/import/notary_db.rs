@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 /// A connection to one of the two databases.
 pub enum NotaryDb {
     Postgres(Box<postgres::Client>),
+    Mysql(Box<mysql::Conn>),
 }
 
 /// A key row of notary-signer's `private_keys`.
@@ -33,18 +34,47 @@ fn db_error(what: &str) -> impl Fn(postgres::Error) -> ImportError + '_ {
     move |e| ImportError::Source(format!("{what}: {e}"))
 }
 
+fn my_error(what: &str) -> impl Fn(mysql::Error) -> ImportError + '_ {
+    move |e| ImportError::Source(format!("{what}: {e}"))
+}
+
+type MyKeyRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
 fn from_micros(us: Option<i64>, fallback: OffsetDateTime) -> OffsetDateTime {
     us.and_then(|us| OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000).ok())
         .unwrap_or(fallback)
 }
 
 impl NotaryDb {
-    /// Connects to a `postgres://` or `postgresql://` URL.
+    /// Connects to a `postgres://`/`postgresql://` or `mysql://` URL.
     pub fn connect(url: &str) -> Result<NotaryDb, ImportError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| ImportError::Source(format!("connecting to {}: {e}", redact(url))))?;
             return Ok(NotaryDb::Postgres(Box::new(client)));
+        }
+        if url.starts_with("mysql://") {
+            if url.contains("@tcp(") {
+                return Err(ImportError::Usage(format!(
+                    "{}: give a URL (mysql://user:password@host:port/database), not notary's Go DSN",
+                    redact(url)
+                )));
+            }
+            let opts = mysql::Opts::from_url(url)
+                .map_err(|e| ImportError::Usage(format!("{}: {e}", redact(url))))?;
+            let conn = mysql::Conn::new(opts)
+                .map_err(|e| ImportError::Source(format!("connecting to {}: {e}", redact(url))))?;
+            return Ok(NotaryDb::Mysql(Box::new(conn)));
         }
         Err(ImportError::Usage(format!(
             "{}: not a postgres:// or mysql:// URL",
@@ -64,6 +94,11 @@ impl NotaryDb {
                 .iter()
                 .map(|r| r.get(0))
                 .collect()),
+            NotaryDb::Mysql(c) => {
+                use mysql::prelude::Queryable;
+                c.query("SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun")
+                    .map_err(my_error("reading tuf_files"))
+            }
         }
     }
 
@@ -86,6 +121,27 @@ impl NotaryDb {
                     created_at: from_micros(r.get(4), now),
                 })
                 .collect()),
+            NotaryDb::Mysql(c) => {
+                use mysql::prelude::Queryable;
+                c.exec_map(
+                    "SELECT role, version, data, sha256, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) FROM tuf_files WHERE gun = ? AND deleted_at IS NULL ORDER BY role, version",
+                    (gun,),
+                    |(role, version, bytes, recorded_sha256, created): (
+                        String,
+                        i64,
+                        Vec<u8>,
+                        Option<String>,
+                        Option<i64>,
+                    )| SourceFile {
+                        role,
+                        version,
+                        bytes,
+                        recorded_sha256,
+                        created_at: from_micros(created, now),
+                    },
+                )
+                .map_err(my_error("reading tuf_files"))
+            }
         }
     }
 
@@ -109,6 +165,26 @@ impl NotaryDb {
                     role: r.get(6),
                     public: r.get(7),
                     private: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(8)).into_owned(),
+                }))
+            }
+            NotaryDb::Mysql(c) => {
+                use mysql::prelude::Queryable;
+                let row: Option<MyKeyRow> = c
+                    .exec_first(
+                        "SELECT key_id, algorithm, keywrap_alg, encryption_alg, passphrase_alias, gun, role, public, private FROM private_keys WHERE key_id = ? AND deleted_at IS NULL",
+                        (key_id,),
+                    )
+                    .map_err(my_error("reading private_keys"))?;
+                Ok(row.map(|r| SignerKeyRow {
+                    key_id: r.0,
+                    algorithm: r.1,
+                    keywrap_alg: r.2,
+                    encryption_alg: r.3,
+                    passphrase_alias: r.4,
+                    gun: r.5,
+                    role: r.6,
+                    public: r.7,
+                    private: String::from_utf8_lossy(&r.8).into_owned(),
                 }))
             }
         }
