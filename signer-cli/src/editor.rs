@@ -513,6 +513,28 @@ impl<'a> Editor<'a> {
         Ok(warnings)
     }
 
+    /// The keys in the store that sign `role`, found as [`Editor::publish`] finds them (the
+    /// cosign bridge signs with the same keys).
+    pub fn held_keys(&self, role: &str) -> Result<Vec<Rc<PrivateKey>>, CliError> {
+        let keys = if role == "targets" {
+            self.root
+                .role_keys("targets")
+                .map_err(|e| fail(&self.gun, e))?
+        } else {
+            let parent = signet_tuf::role_name::parent(role).unwrap_or("targets");
+            self.files
+                .get(parent)
+                .ok_or_else(|| fail(&self.gun, format!("{role}: parent not loaded")))?
+                .delegation_keys(role)
+                .map_err(|e| fail(&self.gun, e))?
+        };
+        Ok(self
+            .signing_keys(&keys.keys)?
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect())
+    }
+
     /// Signs every changed role and publishes them in one update. Nothing is sent unless
     /// every changed role could be signed; once the server accepted the update, a failure to
     /// read it back is a warning, not an error (the change is made).

@@ -30,6 +30,9 @@ pub enum CliError {
     NoSuchTag { gun: String, tag: String },
     #[error("{0}")]
     Refused(String),
+    /// No cosign signature verifies (exit status 3, like a Notary verification failure).
+    #[error("{0}")]
+    NotSigned(String),
 }
 
 impl CliError {
@@ -47,7 +50,8 @@ impl CliError {
             CliError::Verification { .. }
             | CliError::NoSuchTag { .. }
             | CliError::NoTrustData(_)
-            | CliError::TrustDataGone { .. } => 3,
+            | CliError::TrustDataGone { .. }
+            | CliError::NotSigned(_) => 3,
             _ => 1,
         }
     }

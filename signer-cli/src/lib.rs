@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod commands;
 pub mod context;
+pub mod cosign;
 pub mod docker_config;
 pub mod docker_daemon;
 pub mod docker_format;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod image_ref;
 pub mod progress;
 pub mod registry;
+pub mod registry_client;
 pub mod tls_roots;
 pub mod transport;
 pub mod trusted_repo;

@@ -5,7 +5,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use signet_cli::commands::{
-    forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
+    cosign, forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
 };
 use signet_cli::docker_daemon::DockerCli;
 use signet_cli::docker_plugin;
@@ -85,6 +85,13 @@ enum Command {
         /// Manifest size in bytes (with --digest).
         #[arg(long, requires = "digest")]
         size: Option<i64>,
+        /// Also write a cosign signature of the digest with the same keys, into the registry
+        /// (default: the `signet cosign dual-sign` setting).
+        #[arg(long, conflicts_with = "no_cosign")]
+        cosign: bool,
+        /// Write the Notary signature only, whatever the dual-sign setting says.
+        #[arg(long)]
+        no_cosign: bool,
     },
     /// Remove the signature of a tag (or of every tag) from the roles you can sign.
     Revoke {
@@ -104,9 +111,18 @@ enum Command {
     },
     /// Print the digest of a signed tag if, and only if, it verifies.
     Verify {
-        /// IMAGE:TAG
+        /// IMAGE:TAG (with --cosign: IMAGE[:TAG], default tag latest)
         image: String,
+        /// Check the tag's cosign signature in the registry instead of the Notary trust data.
+        #[arg(long, requires = "key")]
+        cosign: bool,
+        /// The cosign public key (PEM) the signature must verify with.
+        #[arg(long, requires = "cosign")]
+        key: Option<PathBuf>,
     },
+    /// The bridge to Sigstore: cosign signatures made with the Notary signing keys.
+    #[command(subcommand)]
+    Cosign(CosignCommand),
     /// Expiry of every role and the local keys that can sign it.
     Status {
         /// IMAGE
@@ -193,6 +209,40 @@ enum KeyCommand {
         /// Let the server hold the new key (required for snapshot and timestamp).
         #[arg(long)]
         server_managed: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CosignCommand {
+    /// Add the missing cosign signatures of every tag the repository's trust data signs.
+    Backfill {
+        /// IMAGE (repository)
+        image: String,
+        /// Only report what would be signed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write a signer's public key as a cosign verifier takes it (PKIX PEM).
+    ExportKey {
+        /// Signer (delegation) name, as in `signet signer add NAME`, or a key ID.
+        name: String,
+        /// Read the key from this repository's trust data instead of the local key store.
+        #[arg(long)]
+        image: Option<String>,
+        /// The key to export when the signer has several (ID or prefix).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Output file (`-` for standard output).
+        #[arg(short, long, default_value = "cosign.pub")]
+        output: PathBuf,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show, or turn on or off, a cosign signature with every `signet sign`.
+    DualSign {
+        #[arg(value_parser = ["on", "off"])]
+        state: Option<String>,
     },
 }
 
@@ -284,6 +334,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             image,
             digest,
             size,
+            cosign,
+            no_cosign,
         } => {
             let r = image_ref::parse(&image)?;
             if r.tag.is_none() {
@@ -296,7 +348,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
                 _ => sign::Manifest::FromRegistry,
             };
-            print(&ctx, &sign::sign(&ctx, &r, manifest)?)
+            let choice = match (cosign, no_cosign) {
+                (true, _) => sign::Cosign::Yes,
+                (_, true) => sign::Cosign::No,
+                _ => sign::Cosign::Setting,
+            };
+            print(&ctx, &sign::sign_with(&ctx, &r, manifest, choice)?)
         }
         Command::Revoke { image, yes } => {
             let r = image_ref::parse(&image)?;
@@ -315,7 +372,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 println!("{}", inspection.docker_json());
             }
         }
-        Command::Verify { image } => {
+        Command::Verify {
+            image,
+            cosign: true,
+            key: Some(key),
+        } => {
+            let r = image_ref::parse(&image)?;
+            print(&ctx, &cosign::verify(&ctx, &r, &key)?)
+        }
+        Command::Verify { image, .. } => {
             let r = image_ref::parse(&image)?;
             let tag = r
                 .tag
@@ -362,6 +427,41 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 println!("Installed {}", path.display());
             }
         }
+        Command::Cosign(c) => match c {
+            CosignCommand::Backfill { image, dry_run } => {
+                let r = image_ref::parse(&image)?;
+                if r.tag.is_some() {
+                    return Err(CliError::Usage(format!(
+                        "{image}: backfill takes a repository (every signed tag), not a tag"
+                    )));
+                }
+                print(&ctx, &cosign::backfill(&ctx, &r.gun, dry_run)?)
+            }
+            CosignCommand::ExportKey {
+                name,
+                image,
+                key_id,
+                output,
+                force,
+            } => {
+                let image = image.as_deref().map(image_ref::parse).transpose()?;
+                print(
+                    &ctx,
+                    &cosign::export_key(
+                        &ctx,
+                        &name,
+                        image.as_ref(),
+                        key_id.as_deref(),
+                        &output,
+                        force,
+                    )?,
+                )
+            }
+            CosignCommand::DualSign { state } => print(
+                &ctx,
+                &cosign::dual_sign(&ctx, state.as_deref().map(|s| s == "on"))?,
+            ),
+        },
         Command::Signer(s) => match s {
             SignerCommand::Add { name, images, key } => {
                 let keys = key

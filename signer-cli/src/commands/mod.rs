@@ -3,6 +3,7 @@
 //! CLI plugin, a test) can call it and print the result its own way. Nothing here parses
 //! arguments, asks for confirmation or prints results; `main.rs` does.
 
+pub mod cosign;
 pub mod forget;
 pub mod inspect;
 pub mod key;
