@@ -121,6 +121,8 @@ pub struct RegistryClient {
     ca: Option<PathBuf>,
     timeout: Duration,
     authorization: Option<String>,
+    /// The actions the current token grants on this repository, when the token says so.
+    granted: Option<Vec<String>>,
 }
 
 /// The registry's error body as `: CODE: message`, or nothing.
@@ -210,6 +212,7 @@ impl RegistryClient {
             ca: ca.map(Path::to_path_buf),
             timeout,
             authorization: None,
+            granted: None,
         };
         // The version check docker starts with: 200, or 401 with the challenge.
         let mut ping = client.agent.get(&format!("{}/v2/", client.base)).call();
@@ -242,6 +245,14 @@ impl RegistryClient {
         }
     }
 
+    /// Whether the session may push, as far as the registry's token tells: `None` when there
+    /// is no token or it is opaque (the registry decides at the first push).
+    pub fn may_push(&self) -> Option<bool> {
+        self.granted
+            .as_ref()
+            .map(|a| a.iter().any(|x| x == "push" || x == "*"))
+    }
+
     pub fn host(&self) -> &str {
         &self.api_host
     }
@@ -270,6 +281,9 @@ impl RegistryClient {
             creds.as_ref(),
         )
         .map_err(RegistryError::Login)?;
+        self.granted = header
+            .strip_prefix("Bearer ")
+            .and_then(|t| granted_actions(t, &self.repository));
         self.authorization = Some(header);
         Ok(())
     }
@@ -513,6 +527,27 @@ impl RegistryClient {
     }
 }
 
+/// The actions a registry JWT (distribution's token format: an `access` claim of
+/// `{type, name, actions}`) grants on `repository`; `None` for a token that is not such a JWT.
+/// Read only to explain a refusal early; the registry checks the token itself.
+fn granted_actions(token: &str, repository: &str) -> Option<Vec<String>> {
+    use base64::Engine;
+    let claims = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let access = v.get("access")?.as_array()?;
+    Some(
+        access
+            .iter()
+            .filter(|a| a["type"] == "repository" && a["name"] == repository)
+            .flat_map(|a| a["actions"].as_array().cloned().unwrap_or_default())
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
 fn is_redirect(code: u16) -> bool {
     matches!(code, 301 | 302 | 303 | 307 | 308)
 }
@@ -532,6 +567,48 @@ fn resolve_location(request_url: &str, location: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_grants_are_read_from_distribution_jwts() {
+        use base64::Engine;
+        let enc = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let jwt = |access: serde_json::Value| {
+            format!(
+                "{}.{}.sig",
+                enc(serde_json::json!({"alg": "ES256"})),
+                enc(serde_json::json!({"access": access}))
+            )
+        };
+        let pull_only = jwt(
+            serde_json::json!([{"type": "repository", "name": "team/app", "actions": ["pull"]}]),
+        );
+        assert_eq!(
+            granted_actions(&pull_only, "team/app"),
+            Some(vec!["pull".to_string()])
+        );
+        assert_eq!(granted_actions(&pull_only, "team/other"), Some(vec![]));
+        let both = jwt(
+            serde_json::json!([{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}]),
+        );
+        assert_eq!(
+            granted_actions(&both, "team/app"),
+            Some(vec!["pull".to_string(), "push".to_string()])
+        );
+        assert_eq!(granted_actions("opaque-token", "team/app"), None);
+        assert_eq!(
+            granted_actions(
+                &format!(
+                    "{}.{}.s",
+                    enc(serde_json::json!({})),
+                    enc(serde_json::json!({"sub": "x"}))
+                ),
+                "team/app"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn locations_resolve_against_the_request_origin() {

@@ -459,6 +459,67 @@ fn signed_with_cosign_verifies_with_the_exported_key_and_nothing_else_does() {
     signet(&alice, &["sign", &format!("{image}:v4"), "--no-cosign"]).ok("sign v4");
     assert!(w.signature_manifest(repo, &v4).is_none());
 
+    // What the cosign signature needs is checked before the Notary signature is published:
+    // a manifest the registry does not have, and a signer without push rights on the
+    // registry, are refused with the trust data unchanged.
+    let absent = format!("sha256:{}", sha256_hex(b"never pushed"));
+    let refused = signet(
+        &alice,
+        &[
+            "sign",
+            &format!("{image}:v9"),
+            "--cosign",
+            "--digest",
+            &absent,
+            "--size",
+            "12",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("the registry has no manifest {absent}")),
+        "{}",
+        refused.stderr
+    );
+    let v5 = w.push_image(repo, "v5", b"layer five\n");
+    let role = |method: &str, name: &str| {
+        let (status, body) = w.api.call(
+            method,
+            "role-assignments",
+            Some(json!({"registry": "contoso", "identity": SIGNER.0, "role": name})),
+        );
+        assert!(
+            (200..300).contains(&status),
+            "{method} {name}: {status} {body}"
+        );
+    };
+    role("DELETE", "AcrPush");
+    role("POST", "AcrPull");
+    let refused = signet(&alice, &["sign", &format!("{image}:v5"), "--cosign"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("does not let you push to {repo}"))
+            && refused.stderr.contains("nothing was signed"),
+        "{}",
+        refused.stderr
+    );
+    role("DELETE", "AcrPull");
+    role("POST", "AcrPush");
+    for tag in ["v9", "v5"] {
+        let unsigned = signet(&alice, &["verify", &format!("{image}:{tag}")]);
+        assert_eq!(
+            unsigned.status.code(),
+            Some(3),
+            "{tag}: {}",
+            unsigned.stderr
+        );
+    }
+    assert!(w.signature_manifest(repo, &v5).is_none());
+
     // An altered signature layer: v1's payload rewritten to name another repository, the
     // signature annotation kept. Refused by both.
     let bearer = format!("Bearer {}", w.token(repo));

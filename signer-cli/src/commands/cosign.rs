@@ -138,12 +138,26 @@ where
 /// presence checked) before anything is published.
 pub fn prepare(ctx: &Context, gun: &str, digest: &str) -> Result<RegistryClient, CliError> {
     let mut client = registry(ctx, gun, Access::PushPull)?;
+    refuse_without_push(&client, gun)?;
     if client.manifest(digest)?.is_none() {
         return Err(CliError::Refused(format!(
             "{gun}: the registry has no manifest {digest}: push the image before signing it for cosign"
         )));
     }
     Ok(client)
+}
+
+/// A cosign signature is an image in the registry: a token that grants no push would only fail
+/// after the Notary signature is published, so it is refused before anything is.
+fn refuse_without_push(client: &RegistryClient, gun: &str) -> Result<(), CliError> {
+    if client.may_push() == Some(false) {
+        return Err(CliError::Refused(format!(
+            "{gun}: registry {} does not let you push to {} (a cosign signature is stored as an image there; ask for push rights, e.g. AcrPush): nothing was signed",
+            client.host(),
+            client.repository
+        )));
+    }
+    Ok(())
 }
 
 /// The cosign signatures of one digest by some keys.
@@ -342,6 +356,9 @@ pub fn backfill(ctx: &Context, gun: &str, dry_run: bool) -> Result<Backfilled, C
         Access::PushPull
     };
     let mut client = registry(ctx, gun, access)?;
+    if !dry_run {
+        refuse_without_push(&client, gun)?;
+    }
     let mut rows = Vec::new();
     for (digest, (tags, ids)) in by_digest {
         let mut row = BackfillRow {
