@@ -184,8 +184,14 @@ pub fn actor() -> String {
     format!("cli:{user}")
 }
 
+/// A refusal as the managed registry's CLI words it: `(Code) message` for the service's policy
+/// refusals, whose code an operator looks up; plain for not found, invalid and conflicting
+/// requests, whose message says everything.
 fn e(err: AdminError) -> String {
-    err.to_string()
+    match err.code() {
+        "NotFound" | "InvalidRequest" | "Conflict" | "InternalError" | "Busy" => err.to_string(),
+        code => format!("({code}) {err}"),
+    }
 }
 
 fn pretty(v: &serde_json::Value) -> String {
@@ -384,7 +390,8 @@ pub fn repository(svc: &AdminService, cmd: &RepositoryCmd) -> Result<String, Str
 /// `audit` filters as the command line gives them.
 #[derive(clap::Args)]
 pub struct AuditArgs {
-    #[arg(long, default_value_t = 50)]
+    /// How many changes to show at most (0 shows none, at most 10000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(0..=10_000))]
     pub limit: i64,
     /// Only changes concerning this registry (its settings, roles on it, resets under it).
     #[arg(long)]

@@ -143,9 +143,10 @@ struct ServeArgs {
     /// TOML file with the same settings (flags and environment win over it).
     #[arg(long, env = "SIGNET_CONFIG")]
     config: Option<PathBuf>,
-    /// Address and port to listen on.
+    /// Address and port to listen on: 127.0.0.1:4443, localhost:4443, [::1]:4443, or :4443
+    /// for every interface.
     #[arg(long, env = "SIGNET_LISTEN")]
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     /// Directory for the database, TLS material and the generated signer passphrase.
     #[arg(long, env = "SIGNET_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -206,7 +207,7 @@ struct ServeArgs {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 struct FileConfig {
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     data_dir: Option<PathBuf>,
     database: Option<String>,
     tls_cert: Option<PathBuf>,
@@ -263,6 +264,26 @@ fn admin_storage(db: &DbArgs) -> Result<(PathBuf, Option<serve::Database>), Stri
     ))
 }
 
+/// Like [`admin_storage`], for commands that work on an existing server's data: a SQLite
+/// database that does not exist yet is refused with where it was looked for, instead of
+/// quietly creating a new, empty one the running server never sees.
+fn existing_storage(db: &DbArgs) -> Result<(PathBuf, Option<serve::Database>), String> {
+    let (data_dir, database) = admin_storage(db)?;
+    let sqlite = match &database {
+        None => Some(data_dir.join("signet.sqlite")),
+        Some(serve::Database::Sqlite(p)) => Some(p.clone()),
+        Some(serve::Database::Postgres(_)) => None,
+    };
+    if let Some(path) = sqlite.filter(|p| !p.is_file()) {
+        let shown = std::path::absolute(&path).unwrap_or(path);
+        return Err(format!(
+            "no Signet database at {}: run this where the server keeps its data, or point at it with --data-dir DIR (or SIGNET_DATA_DIR, --database, --config); only `signet-server serve` and `restore` create one",
+            shown.display()
+        ));
+    }
+    Ok((data_dir, database))
+}
+
 fn read_secret_file(f: &Path) -> Result<Zeroizing<String>, String> {
     let text =
         Zeroizing::new(std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?);
@@ -310,12 +331,38 @@ fn signer_passphrase(file: Option<&Path>, data_dir: &Path) -> Result<Zeroizing<S
     Ok(pass)
 }
 
+/// `HOST:PORT` as operators write it: an IP address (`[::1]` for IPv6), `localhost`, a host
+/// name this machine resolves, or nothing before the colon for every interface (as Go's
+/// servers, docker's and notary's among them, read `:4443`).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let bad = |why: &str| {
+        format!(
+            "--listen '{s}': {why} (use HOST:PORT such as 127.0.0.1:4443, localhost:4443 or :4443)"
+        )
+    };
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| bad("the port is not a number up to 65535"))?;
+    match host {
+        "" => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+        "localhost" => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        h => std::net::ToSocketAddrs::to_socket_addrs(&(h, port))
+            .map_err(|e| bad(&format!("cannot resolve '{h}': {e}")))?
+            .next()
+            .ok_or_else(|| bad(&format!("'{h}' resolves to no address"))),
+    }
+}
+
 fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
     let file = read_file_config(args.config.as_deref())?;
-    let listen = args
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4443)));
+    let listen = match args.listen.or(file.listen) {
+        Some(l) => parse_listen(&l)?,
+        None => SocketAddr::from(([127, 0, 0, 1], 4443)),
+    };
     let data_dir = args
         .data_dir
         .or(file.data_dir)
@@ -438,9 +485,7 @@ fn report(result: Result<String, String>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let admin = |db: &DbArgs, run: &dyn Fn(&AdminService) -> Result<String, String>| {
-        let result = admin_storage(db).and_then(|(data_dir, database)| {
-            serve::create_data_dir(&data_dir)
-                .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let result = existing_storage(db).and_then(|(data_dir, database)| {
             let store = serve::open_store(database.as_ref(), &data_dir)
                 .map_err(|e| format!("opening the database: {e}"))?;
             let svc = AdminService::new(store, admin::actor());
@@ -539,7 +584,7 @@ fn main() -> ExitCode {
             if interval.is_some_and(|i| i < time::Duration::minutes(1)) {
                 return report(Err("--every must be at least 1m".into()));
             }
-            let store = match admin_storage(&db).and_then(|(data_dir, database)| {
+            let store = match existing_storage(&db).and_then(|(data_dir, database)| {
                 serve::open_store(database.as_ref(), &data_dir)
                     .map_err(|e| format!("opening the database: {e}"))
             }) {
@@ -567,7 +612,7 @@ fn main() -> ExitCode {
                 std::thread::sleep(interval.unsigned_abs());
             }
         }
-        Command::Backup { db, output } => report(admin_storage(&db).and_then(|(data_dir, database)| {
+        Command::Backup { db, output } => report(existing_storage(&db).and_then(|(data_dir, database)| {
             let path = match database {
                 None => data_dir.join("signet.sqlite"),
                 Some(serve::Database::Sqlite(p)) => p,
@@ -615,7 +660,7 @@ fn main() -> ExitCode {
             }
         }
         Command::TokenCertificate { db } => {
-            let result = admin_storage(&db).and_then(|(data_dir, database)| {
+            let result = existing_storage(&db).and_then(|(data_dir, database)| {
                 let store = serve::open_store(database.as_ref(), &data_dir)
                     .map_err(|e| format!("opening the database: {e}"))?;
                 signet_server::token::stored_certificate_pem(store.as_ref())
@@ -659,6 +704,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            // The names in the generated certificate: what clients may call this server.
+            let cert_names = match &cfg.tls {
+                TlsMode::SelfSigned { extra_names } => extra_names.clone(),
+                _ => Vec::new(),
+            };
             rt.block_on(async move {
                 let running = match serve::start(cfg).await {
                     Ok(r) => r,
@@ -670,9 +720,23 @@ fn main() -> ExitCode {
                 println!("signet-server listening on {}", running.url());
                 if let Some(ca) = &running.ca_cert {
                     println!("TLS CA certificate: {}", ca.display());
+                    // Clients name the server, never 0.0.0.0: on every interface, the folder
+                    // is named after the host clients use.
+                    let (hostport, note) = if running.addr.ip().is_unspecified() {
+                        let port = running.addr.port();
+                        match cert_names.first() {
+                            Some(name) if name.contains(':') => (format!("[{name}]:{port}"), String::new()),
+                            Some(name) => (format!("{name}:{port}"), String::new()),
+                            None => (
+                                format!("HOST:{port}"),
+                                "; HOST: the name or address clients use for this server (add it to the certificate with --tls-san)".to_string(),
+                            ),
+                        }
+                    } else {
+                        (running.addr.to_string(), String::new())
+                    };
                     println!(
-                        "Trust it for docker with: mkdir -p \"$DOCKER_CONFIG/tls/{addr}\" && cp {ca} \"$DOCKER_CONFIG/tls/{addr}/ca.crt\"  (DOCKER_CONFIG defaults to ~/.docker)",
-                        addr = running.addr,
+                        "Trust it for docker with: mkdir -p \"$DOCKER_CONFIG/tls/{hostport}\" && cp {ca} \"$DOCKER_CONFIG/tls/{hostport}/ca.crt\"  (DOCKER_CONFIG defaults to ~/.docker{note})",
                         ca = ca.display()
                     );
                 }

@@ -19,7 +19,9 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, Error)]
 pub enum SignerError {
-    #[error("signer passphrase does not open this database's keys")]
+    /// The database's server keys were sealed with another passphrase: on PostgreSQL, by
+    /// another instance configured differently.
+    #[error("the signer passphrase does not open the server keys in this database: they were sealed with a different one (by another instance or an earlier run). Every instance on a database needs the same signer passphrase (--signer-passphrase-file or SIGNET_SIGNER_PASSPHRASE; a generated one is in the first instance's <data-dir>/signer.passphrase), and the same operator token and TLS material")]
     WrongPassphrase,
     #[error("server key {key_id} for {gun} cannot be opened")]
     Unseal { key_id: String, gun: String },

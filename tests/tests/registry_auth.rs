@@ -673,7 +673,7 @@ fn admin_cli_changes_reach_a_running_server() {
     assert_eq!(code, Some(0), "{err}");
     let (code, _, err) = run(&["registry", "content-trust", "clireg2", "enable"], "");
     assert_eq!(code, Some(1));
-    assert!(err.starts_with("signet-server: Content trust is not supported when encryption with a customer-managed key"), "{err}");
+    assert!(err.starts_with("signet-server: (BlockedForEncryptionEnabledRegistry) Content trust is not supported when encryption with a customer-managed key"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
     // The running server notices within its poll interval: tokens now work for carol.

@@ -159,6 +159,20 @@ const BY_VERSION: &str = "SELECT role, version, data, sha256, created_at FROM tu
 const MAX_VERSIONS: &str =
     "SELECT role, MAX(version) FROM tuf_files WHERE gun=$1 AND role = ANY($2) GROUP BY role";
 const INSERT_FILES: &str = "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) SELECT $1, r, v, s, d, $6 FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BYTEA[]) AS u(r, v, s, d)";
+/// A connection whose server `NOTICE`s (e.g. "relation already exists, skipping" each time
+/// an instance applies the schema) go to the debug log instead of the operator's log.
+fn connect_quietly(url: &str) -> Result<Client, postgres::Error> {
+    let mut config: postgres::Config = url.parse()?;
+    config.notice_callback(|notice| {
+        tracing::debug!(
+            severity = notice.severity(),
+            "PostgreSQL: {}",
+            notice.message()
+        );
+    });
+    config.connect(NoTls)
+}
+
 /// The changefeed record (only when the update has a timestamp) and the change notice, in
 /// one round trip.
 const RECORD_AND_NOTIFY: &str = "WITH c AS (INSERT INTO changefeed (created_at, gun, version, sha256, category) SELECT $1, $2, $3, $4, 'update' WHERE $5) SELECT pg_notify($6, $2)";
@@ -180,7 +194,7 @@ impl PgStore {
     }
 
     fn connect(&self) -> Result<PgConn, StoreError> {
-        let client = Client::connect(&self.url, NoTls)
+        let client = connect_quietly(&self.url)
             .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
         Ok(PgConn {
             client,
@@ -807,7 +821,7 @@ impl Store for PgStore {
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
         let url = self.url.clone();
         std::thread::spawn(move || loop {
-            match Client::connect(&url, NoTls) {
+            match connect_quietly(&url) {
                 Ok(mut c) => {
                     if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
                         let mut notes = c.notifications();

@@ -683,7 +683,11 @@ impl AdminService {
         f: &AuditFilter,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, AdminError> {
-        let limit = limit.clamp(1, 10_000);
+        if limit <= 0 {
+            // `--limit 0` asks for nothing.
+            return Ok(Vec::new());
+        }
+        let limit = limit.min(10_000);
         if let Some(a) = &f.action {
             let ok = !a.is_empty()
                 && a.bytes().all(|b| {
