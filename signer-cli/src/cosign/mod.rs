@@ -89,9 +89,10 @@ pub fn read(
                 .map_err(|e| format!("layer {}: {e}", layer.digest)),
             // A layer that is missing or altered counts as no signature, not as a failure of
             // the whole image (cosign skips such layers too).
-            Err(e @ (RegistryError::Status { .. } | RegistryError::DigestMismatch { .. })) => {
-                Err(e.to_string())
-            }
+            Err(
+                e @ (RegistryError::Status { status: 404, .. }
+                | RegistryError::DigestMismatch { .. }),
+            ) => Err(e.to_string()),
             Err(e) => return Err(e.into()),
         };
         stored.push(StoredSignature {
