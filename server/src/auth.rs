@@ -21,6 +21,8 @@ pub struct AuthConfig {
     pub refresh_ttl_secs: i64,
     /// Bearer credential of the `/admin/v1/` API; `None` disables the API.
     pub operator_token: Option<Zeroizing<String>>,
+    /// How the token endpoint's password checks are bounded and failures slowed down.
+    pub password_checks: crate::password_guard::GuardConfig,
 }
 
 impl Default for AuthConfig {
@@ -32,6 +34,7 @@ impl Default for AuthConfig {
             token_ttl_secs: 300,
             refresh_ttl_secs: 14 * 24 * 3600,
             operator_token: None,
+            password_checks: Default::default(),
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct App {
     pub tenancy: TenancyState,
     pub auth: AuthConfig,
     pub token_keys: Arc<TokenKeys>,
+    /// The token endpoint's password checks: own threads, bounded, failures slowed down.
+    pub password_guard: Arc<crate::password_guard::PasswordGuard>,
     /// `https` or `http`, for the default token realm.
     scheme: &'static str,
     /// `Cache-Control` of current metadata and of checksum/version URLs, built once.
@@ -260,6 +262,7 @@ impl App {
             metrics: Metrics::default(),
             gun_locks: Default::default(),
             tenancy: TenancyState::new(tenancy),
+            password_guard: crate::password_guard::PasswordGuard::new(auth.password_checks.clone()),
             auth,
             token_keys,
             scheme,

@@ -201,6 +201,10 @@ struct ServeArgs {
     /// generated into <data-dir>/operator.token).
     #[arg(long, env = "SIGNET_OPERATOR_TOKEN_FILE")]
     operator_token_file: Option<PathBuf>,
+    /// Token-endpoint password checks running at once (each argon2id hash takes 19 MiB);
+    /// default: the number of CPUs, between 2 and 4.
+    #[arg(long, env = "SIGNET_PASSWORD_CHECK_THREADS")]
+    password_check_threads: Option<usize>,
 }
 
 /// The TOML config file: the same settings as the flags.
@@ -226,6 +230,7 @@ struct FileConfig {
     token_realm: Option<String>,
     token_ttl: Option<i64>,
     operator_token_file: Option<PathBuf>,
+    password_check_threads: Option<usize>,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig, String> {
@@ -437,6 +442,13 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
     if !(60..=86_400).contains(&token_ttl) {
         return Err("token TTL must be between 60 and 86400 seconds".into());
     }
+    let password_check_threads = args
+        .password_check_threads
+        .or(file.password_check_threads)
+        .unwrap_or(defaults.password_checks.workers);
+    if !(1..=64).contains(&password_check_threads) {
+        return Err("password check threads must be between 1 and 64".into());
+    }
     let auth = signet_server::auth::AuthConfig {
         issuer: args
             .token_issuer
@@ -450,6 +462,10 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
         token_ttl_secs: token_ttl,
         refresh_ttl_secs: defaults.refresh_ttl_secs,
         operator_token,
+        password_checks: signet_server::password_guard::GuardConfig {
+            workers: password_check_threads,
+            ..defaults.password_checks
+        },
     };
     Ok((
         ServeConfig {

@@ -245,7 +245,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let loop_app = app.clone();
     let task = tokio::spawn(async move {
         loop {
-            let (tcp, _) = tokio::select! {
+            let (tcp, peer) = tokio::select! {
                 _ = &mut rx => break,
                 r = listener.accept() => match r {
                     Ok(c) => c,
@@ -260,7 +260,12 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
             let app = loop_app.clone();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| app.clone().handle(req));
+                // The peer address, for slowing down repeated failed logins per client.
+                let client = crate::password_guard::ClientAddress(peer.ip());
+                let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                    req.extensions_mut().insert(client);
+                    app.clone().handle(req)
+                });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 let result = match acceptor {
                     Some(acc) => match acc.accept(tcp).await {

@@ -17,6 +17,10 @@ use time::OffsetDateTime;
 pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let t = app.tenancy.get();
     let basic = auth::basic(req.headers());
+    let client = req
+        .extensions()
+        .get::<crate::password_guard::ClientAddress>()
+        .map(|c| c.0);
     let method = req.method().clone();
     let mut params = auth::form_pairs(req.uri().query().unwrap_or(""));
     if method == Method::POST {
@@ -96,13 +100,25 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         }
     } else if let Some((user, pass)) = credentials {
         let t2 = t.clone();
-        let who = tokio::task::spawn_blocking(move || auth::login(&t2, &user, &pass))
-            .await
-            .ok()
-            .flatten();
-        match who {
-            Some(p) => p,
-            None => {
+        let name = user.clone();
+        let checked = app
+            .password_guard
+            .check(&name, client, move || auth::login(&t2, &user, &pass))
+            .await;
+        match checked {
+            Ok(Some(p)) => p,
+            Err(refusal) => {
+                let wait = refusal.retry_after_secs();
+                let mut r = token_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOOMANYREQUESTS",
+                    "too many failed logins or checks in progress; retry after the delay in Retry-After",
+                );
+                r.headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from(wait));
+                return r;
+            }
+            Ok(None) => {
                 let mut r = token_error(
                     StatusCode::UNAUTHORIZED,
                     "UNAUTHORIZED",

@@ -371,11 +371,32 @@ impl SignetServer {
         Self::start_full(data_dir, http, extra_names, None)
     }
 
+    /// Starts with the given token settings (e.g. how failed logins are slowed down).
+    pub fn start_with_auth(auth: signet_server::auth::AuthConfig) -> SignetServer {
+        Self::start_configured(
+            tempfile::tempdir().expect("tempdir"),
+            Default::default(),
+            vec![],
+            None,
+            auth,
+        )
+    }
+
     fn start_full(
         data_dir: tempfile::TempDir,
         http: signet_server::http::HttpConfig,
         extra_names: Vec<String>,
         database: Option<signet_server::serve::Database>,
+    ) -> SignetServer {
+        Self::start_configured(data_dir, http, extra_names, database, Default::default())
+    }
+
+    fn start_configured(
+        data_dir: tempfile::TempDir,
+        http: signet_server::http::HttpConfig,
+        extra_names: Vec<String>,
+        database: Option<signet_server::serve::Database>,
+        auth: signet_server::auth::AuthConfig,
     ) -> SignetServer {
         let cfg = signet_server::serve::ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -384,7 +405,7 @@ impl SignetServer {
             tls: signet_server::serve::TlsMode::SelfSigned { extra_names },
             http,
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
-            auth: Default::default(),
+            auth,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
