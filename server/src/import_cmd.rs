@@ -4,10 +4,13 @@
 //! repository was refused.
 
 use clap::{ArgGroup, Args};
-use signet_server::import::notary_db::{redact, NotaryDb};
+use signet_server::import::chain::SourceFile;
+use signet_server::import::notary_db::NotaryDb;
 use signet_server::import::{
-    Importer, Outcome, RepositoryReport, ServerKeySource, SignerPassphrases,
+    chain::History, Importer, NotarySignerKeys, Outcome, RepositoryReport, ServerKeySource,
+    SignerPassphrases,
 };
+use signet_server::import::{client_cache, ImportError};
 use signet_server::signer::Signer;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,13 +18,18 @@ use std::time::Instant;
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["gun", "all"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["notary_db", "from_cache"])))]
 pub struct ImportArgs {
-    /// notary-server's database: postgres://… (Harbor, notary's compose files) or mysql://….
+    /// notary-server's database: postgres://… (Harbor) or mysql://user:password@host/db.
     #[arg(long, value_name = "URL")]
-    pub notary_db: String,
+    pub notary_db: Option<String>,
     /// notary-signer's database, to import the server-held timestamp/snapshot keys.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", requires = "notary_db")]
     pub signer_db: Option<String>,
+    /// A client's trust cache (~/.docker/trust, a notary trust dir, or a repository's
+    /// metadata folder), when the server is gone: the newest versions it verified.
+    #[arg(long, value_name = "DIR")]
+    pub from_cache: Option<PathBuf>,
     /// Where a notary-signer passphrase alias is read from (default: the environment
     /// variable NOTARY_SIGNER_<ALIAS>, as notary-signer reads it). Repeatable.
     #[arg(
@@ -43,6 +51,36 @@ pub struct ImportArgs {
     /// <data-dir>/signer.passphrase), the one `serve` uses.
     #[arg(long, env = "SIGNET_SIGNER_PASSPHRASE_FILE")]
     pub signer_passphrase_file: Option<PathBuf>,
+}
+
+/// Where repositories come from.
+enum Source {
+    NotaryDb(NotaryDb),
+    Cache(PathBuf),
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match self {
+            Source::NotaryDb(db) => format!("notary-db {}", db.describe()),
+            Source::Cache(dir) => format!("client cache {}", dir.display()),
+        }
+    }
+
+    fn guns(&mut self) -> Result<Vec<String>, String> {
+        match self {
+            Source::NotaryDb(db) => db.guns(),
+            Source::Cache(dir) => client_cache::guns(dir),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn files(&mut self, gun: &str) -> Result<Vec<SourceFile>, ImportError> {
+        match self {
+            Source::NotaryDb(db) => db.files(gun),
+            Source::Cache(dir) => client_cache::files(dir, gun),
+        }
+    }
 }
 
 pub struct ImportTarget {
@@ -68,9 +106,16 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
     let passphrases = passphrase_map(&args.signer_passphrase)?;
     let tenancy = signet_server::tenancy::load(target.store.as_ref())
         .map_err(|e| format!("reading registries: {e}"))?;
-    let mut source = NotaryDb::connect(&args.notary_db).map_err(|e| e.to_string())?;
-    let mut signer_db = match &args.signer_db {
-        Some(url) => Some(NotaryDb::connect(url).map_err(|e| e.to_string())?),
+    let mut source = match (&args.notary_db, &args.from_cache) {
+        (Some(url), _) => Source::NotaryDb(NotaryDb::connect(url).map_err(|e| e.to_string())?),
+        (None, Some(dir)) => Source::Cache(dir.clone()),
+        (None, None) => return Err("give --notary-db URL or --from-cache DIR".into()),
+    };
+    let mut signer_keys = match &args.signer_db {
+        Some(url) => Some(NotarySignerKeys {
+            db: NotaryDb::connect(url).map_err(|e| e.to_string())?,
+            passphrases,
+        }),
         None => None,
     };
     let guns = if args.all {
@@ -83,8 +128,11 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
         signer: &target.signer,
         tenancy: &tenancy,
         actor,
-        source: format!("notary-db {}", redact(&args.notary_db)),
-        passphrases,
+        source: source.describe(),
+        history: match source {
+            Source::NotaryDb(_) => History::Complete,
+            Source::Cache(_) => History::Partial,
+        },
     };
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -94,24 +142,21 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
             let rate = i as f64 / started.elapsed().as_secs_f64().max(0.001);
             eprint!("\r\x1b[K[{}/{}] {rate:.0}/s {gun}", i + 1, guns.len());
         }
-        let files = source.files(gun).map_err(|e| e.to_string())?;
-        let report = if files.is_empty() {
-            RepositoryReport {
-                gun: gun.clone(),
-                outcome: Outcome::Refused,
-                versions_imported: 0,
-                versions_skipped: 0,
-                versions_refused: 0,
-                server_keys_imported: Vec::new(),
-                reason: Some("the source has no metadata for this repository".into()),
-                notes: Vec::new(),
+        let report = match source.files(gun) {
+            // A database that stops answering stops the run; a repository missing from a
+            // cache or unreadable there is that repository's refusal.
+            Err(e @ ImportError::Source(_)) if matches!(source, Source::NotaryDb(_)) => {
+                return Err(e.to_string())
             }
-        } else {
-            importer.import(
+            Err(e) => RepositoryReport::refused(gun, 0, e),
+            Ok(files) if files.is_empty() => {
+                RepositoryReport::refused(gun, 0, ImportError::NotInSource)
+            }
+            Ok(files) => importer.import(
                 gun,
                 files,
-                signer_db.as_mut().map(|s| s as &mut dyn ServerKeySource),
-            )
+                signer_keys.as_mut().map(|s| s as &mut dyn ServerKeySource),
+            ),
         };
         if !args.json {
             if progress {

@@ -50,9 +50,13 @@ pub enum ChainError {
     #[error("no {0} metadata: a repository needs root, targets, snapshot and timestamp")]
     MissingRole(&'static str),
     #[error(
-        "root chain broken: version {missing} is missing (the chain must run from 1 to {newest})"
+        "root chain broken: version {missing} is missing (the chain must run from {first} to {newest})"
     )]
-    RootGap { missing: i64, newest: i64 },
+    RootGap {
+        missing: i64,
+        first: i64,
+        newest: i64,
+    },
     #[error("root version {version}: {source}")]
     Root { version: i64, source: TufError },
     #[error("{role} version {version} is not signed by a threshold of the {role} keys of any root version")]
@@ -83,6 +87,18 @@ pub enum ChainError {
         version: i64,
         by: String,
     },
+}
+
+/// How much of a repository's history the source keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum History {
+    /// Every version ever stored (notary-server): the root chain starts at version 1 and
+    /// every snapshot and timestamp entry names a stored file.
+    Complete,
+    /// Some versions only (a client's cache holds the newest; an export of a server that
+    /// removed old versions): the root chain may start later, and only the newest snapshot
+    /// and timestamp must name stored files.
+    Partial,
 }
 
 /// A repository whose history verified: its files ready to store and what a reader should
@@ -131,6 +147,7 @@ fn parse<T: signet_tuf::Role>(
 pub fn verify(
     gun: &str,
     files: Vec<SourceFile>,
+    history: History,
     now: OffsetDateTime,
 ) -> Result<VerifiedRepository, ChainError> {
     if files.is_empty() {
@@ -178,10 +195,15 @@ pub fn verify(
     // certificates for this GUN, and each rotation the previous root's threshold. Old
     // certificates may have expired since: that is reported for the newest root only.
     let newest_root = roots.last().map(|r| r.version).unwrap_or(0);
-    for (expected, r) in (1..).zip(&roots) {
+    let first_root = match history {
+        History::Complete => 1,
+        History::Partial => roots.first().map(|r| r.version).unwrap_or(1),
+    };
+    for (expected, r) in (first_root..).zip(&roots) {
         if r.version != expected {
             return Err(ChainError::RootGap {
                 missing: expected,
+                first: first_root,
                 newest: newest_root,
             });
         }
@@ -305,7 +327,15 @@ pub fn verify(
             })
             .map(|&(v, _)| v)
     };
-    for s in &snapshots {
+    let checked_snapshots = match history {
+        History::Complete => &snapshots[..],
+        History::Partial => &snapshots[snapshots.len() - 1..],
+    };
+    let checked_timestamps = match history {
+        History::Complete => &timestamps[..],
+        History::Partial => &timestamps[timestamps.len() - 1..],
+    };
+    for s in checked_snapshots {
         for (listed, meta) in s.file.signed.meta.iter().flatten() {
             if find(listed, meta).is_none() {
                 return Err(ChainError::Dangling {
@@ -316,7 +346,7 @@ pub fn verify(
             }
         }
     }
-    for t in &timestamps {
+    for t in checked_timestamps {
         let listed = t.file.signed.snapshot_meta();
         if listed.and_then(|m| find(SNAPSHOT, m)).is_none() {
             return Err(ChainError::Dangling {
@@ -333,7 +363,13 @@ pub fn verify(
     let current_ts = &timestamps[timestamps.len() - 1];
     let current_snapshot = &snapshots[snapshots.len() - 1];
     let must_be_current = |listed: &str, meta: Option<&FileMeta>, by: &str| {
-        let version = newest(listed).unwrap_or(0);
+        let Some(version) = newest(listed) else {
+            return Err(ChainError::Dangling {
+                role: by.to_string(),
+                version: newest(by).unwrap_or(0),
+                listed: listed.to_string(),
+            });
+        };
         if meta.and_then(|m| find(listed, m)) != Some(version) {
             return Err(ChainError::NotCurrent {
                 listed: listed.to_string(),

@@ -67,6 +67,84 @@ fn aes128_unwrap(kek: &[u8; 16], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     (a == [0xa6; 8]).then_some(r)
 }
 
+/// RFC 3394 AES key wrap with AES-128.
+fn aes128_wrap(kek: &[u8; 16], key: &[u8]) -> Vec<u8> {
+    use aes::cipher::BlockEncrypt;
+    let cipher = aes::Aes128::new(GenericArray::from_slice(kek));
+    let n = key.len() / 8;
+    let mut a = [0xa6u8; 8];
+    let mut r = Zeroizing::new(key.to_vec());
+    for j in 0..6 {
+        for i in 1..=n {
+            let mut block = [0u8; 16];
+            block[..8].copy_from_slice(&a);
+            block[8..].copy_from_slice(&r[(i - 1) * 8..i * 8]);
+            let mut ga = GenericArray::from(block);
+            cipher.encrypt_block(&mut ga);
+            let t = ((n * j + i) as u64).to_be_bytes();
+            for k in 0..8 {
+                a[k] = ga[k] ^ t[k];
+            }
+            r[(i - 1) * 8..i * 8].copy_from_slice(&ga[8..]);
+            zeroize::Zeroize::zeroize(ga.as_mut_slice());
+        }
+    }
+    let mut out = a.to_vec();
+    out.extend_from_slice(&r);
+    out
+}
+
+/// Encrypts `plaintext` as notary-signer does (random 12-byte salt, 8192 PBKDF2 iterations,
+/// random content key and IV). Signet itself never writes these; benchmarks and tests use
+/// it to fill a notary-signer database without running one.
+pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
+    use rand::RngCore;
+    let mut rng = rand::rngs::OsRng;
+    let mut salt_input = [0u8; 12];
+    rng.fill_bytes(&mut salt_input);
+    let header = serde_json::json!({
+        "alg": "PBES2-HS256+A128KW",
+        "enc": "A256GCM",
+        "p2c": 8192,
+        "p2s": URL_SAFE_NO_PAD.encode(salt_input),
+    });
+    let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+    let mut salt = b"PBES2-HS256+A128KW\0".to_vec();
+    salt.extend_from_slice(&salt_input);
+    let mut kek = Zeroizing::new([0u8; 16]);
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        std::num::NonZeroU32::MIN.saturating_add(8191),
+        &salt,
+        passphrase,
+        kek.as_mut(),
+    );
+    let mut cek = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(cek.as_mut());
+    let mut iv = [0u8; 12];
+    rng.fill_bytes(&mut iv);
+    let wrapped = aes128_wrap(&kek, cek.as_ref());
+    let mut buf = plaintext.to_vec();
+    // A 32-byte key and a 12-byte nonce are always accepted.
+    let sealed = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, cek.as_ref())
+        .map(ring::aead::LessSafeKey::new)
+        .and_then(|k| {
+            k.seal_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(iv),
+                ring::aead::Aad::from(header_b64.as_bytes()),
+                &mut buf,
+            )
+        });
+    let tag = sealed.map(|t| t.as_ref().to_vec()).unwrap_or_default();
+    format!(
+        "{header_b64}.{}.{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(wrapped),
+        URL_SAFE_NO_PAD.encode(iv),
+        URL_SAFE_NO_PAD.encode(&buf),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
+}
+
 /// Decrypts a notary-signer `private` column with its alias passphrase.
 pub fn decrypt(token: &str, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, JweError> {
     let parts: Vec<&str> = token.trim().split('.').collect();
@@ -136,6 +214,33 @@ mod tests {
         let mut bad = wrapped.clone();
         bad[3] ^= 1;
         assert!(aes128_unwrap(&kek, &bad).is_none());
+    }
+
+    #[test]
+    fn key_wrap_round_trips_and_encrypted_keys_open_with_their_passphrase_only() {
+        let kek = [7u8; 16];
+        let key = [9u8; 32];
+        assert_eq!(
+            aes128_unwrap(&kek, &aes128_wrap(&kek, &key))
+                .unwrap()
+                .as_slice(),
+            &key
+        );
+        let token = encrypt(b"private key bytes", b"alias pass");
+        assert_eq!(
+            decrypt(&token, b"alias pass").unwrap().as_slice(),
+            b"private key bytes"
+        );
+        assert_eq!(
+            decrypt(&token, b"other pass"),
+            Err(JweError::WrongPassphrase)
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[3] = URL_SAFE_NO_PAD.encode(b"tampered ciphertext");
+        assert_eq!(
+            decrypt(&parts.join("."), b"alias pass"),
+            Err(JweError::Malformed("content does not authenticate"))
+        );
     }
 
     #[test]

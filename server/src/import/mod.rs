@@ -7,9 +7,11 @@
 //! working; Signet signs the next timestamps with the key the root already lists.
 //!
 //! Sources: [`notary_db`] (notary-server's `tuf_files` and notary-signer's `private_keys`,
-//! the keys decrypted by [`jwe`]).
+//! the keys decrypted by [`jwe`]) and [`client_cache`] (the files a client last verified,
+//! when the server is gone).
 
 pub mod chain;
+pub mod client_cache;
 pub mod jwe;
 pub mod notary_db;
 
@@ -17,7 +19,6 @@ use crate::signer::{ServerRole, Signer};
 use crate::store::{AuditRecord, ImportStored, SealedKey, Store};
 use crate::tenancy::Tenancy;
 use chain::{ChainError, SourceFile};
-use notary_db::SignerKeyRow;
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;
@@ -28,8 +29,10 @@ use zeroize::Zeroizing;
 pub enum ImportError {
     #[error("{0}")]
     Usage(String),
-    #[error("source database: {0}")]
+    #[error("source: {0}")]
     Source(String),
+    #[error("the source has no metadata for this repository")]
+    NotInSource,
     #[error(transparent)]
     Chain(#[from] ChainError),
     #[error("no registry serves {host} with content trust enabled (create one with login server {host} and enable content trust first)")]
@@ -98,7 +101,7 @@ pub struct RepositoryReport {
 }
 
 impl RepositoryReport {
-    fn refused(gun: &str, versions: usize, e: ImportError) -> Self {
+    pub fn refused(gun: &str, versions: usize, e: ImportError) -> Self {
         RepositoryReport {
             gun: gun.to_string(),
             outcome: Outcome::Refused,
@@ -141,6 +144,17 @@ impl RepositoryReport {
     }
 }
 
+/// The expiry of the newest timestamp among verified files.
+fn timestamp_expiry(files: &[crate::store::ImportedFile]) -> Option<String> {
+    let newest = files
+        .iter()
+        .filter(|f| f.role == "timestamp")
+        .max_by_key(|f| f.version)?;
+    signet_tuf::SignedTimestamp::from_bytes("timestamp", &newest.bytes)
+        .ok()
+        .map(|t| t.signed.expires.as_str().to_string())
+}
+
 /// Imports repositories into one Signet store.
 pub struct Importer<'a> {
     pub store: &'a dyn Store,
@@ -149,17 +163,86 @@ pub struct Importer<'a> {
     pub actor: String,
     /// Names the source in audit records (e.g. `notary-db postgres://host/db`).
     pub source: String,
-    pub passphrases: SignerPassphrases,
+    /// What the source keeps: every version ever (notary-server) or only some.
+    pub history: chain::History,
+}
+
+/// A server-held private key from the source, decrypted.
+pub struct SourceKey {
+    pub key_id: String,
+    /// The GUN and role the source holds it for (empty when the source does not say).
+    pub gun: String,
+    pub role: String,
+    pub key: signet_keys::PrivateKey,
 }
 
 /// Where the server-held private keys come from, if anywhere.
 pub trait ServerKeySource {
-    fn signer_key(&mut self, key_id: &str) -> Result<Option<SignerKeyRow>, ImportError>;
+    /// The key with this ID, decrypted; `None` when the source does not hold it.
+    fn server_key(&mut self, key_id: &str) -> Result<Option<SourceKey>, ImportError>;
 }
 
-impl ServerKeySource for notary_db::NotaryDb {
-    fn signer_key(&mut self, key_id: &str) -> Result<Option<SignerKeyRow>, ImportError> {
-        notary_db::NotaryDb::signer_key(self, key_id)
+/// notary-signer's `private_keys`, each key decrypted with its alias passphrase.
+pub struct NotarySignerKeys {
+    pub db: notary_db::NotaryDb,
+    pub passphrases: SignerPassphrases,
+}
+
+impl ServerKeySource for NotarySignerKeys {
+    fn server_key(&mut self, key_id: &str) -> Result<Option<SourceKey>, ImportError> {
+        let Some(row) = self.db.signer_key(key_id)? else {
+            return Ok(None);
+        };
+        let key_err = |reason: String| ImportError::ServerKey {
+            key_id: row.key_id.clone(),
+            reason,
+        };
+        if row.keywrap_alg != "PBES2-HS256+A128KW" || row.encryption_alg != "A256GCM" {
+            return Err(key_err(format!(
+                "encrypted with {}/{}, expected PBES2-HS256+A128KW/A256GCM",
+                row.keywrap_alg, row.encryption_alg
+            )));
+        }
+        let var = self.passphrases.var_for(&row.passphrase_alias);
+        let passphrase = Zeroizing::new(
+            std::env::var(&var)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| ImportError::MissingPassphrase {
+                    key_id: row.key_id.clone(),
+                    alias: row.passphrase_alias.clone(),
+                    var: var.clone(),
+                })?,
+        );
+        let plain = jwe::decrypt(&row.private, passphrase.as_bytes()).map_err(|e| match e {
+            jwe::JweError::WrongPassphrase => ImportError::WrongPassphrase {
+                key_id: row.key_id.clone(),
+                alias: row.passphrase_alias.clone(),
+                var: var.clone(),
+            },
+            other => key_err(other.to_string()),
+        })?;
+        let key = match row.algorithm.as_str() {
+            "ecdsa" => signet_keys::pkcs8::decode_sec1(&plain)
+                .or_else(|_| signet_keys::pkcs8::decode(&plain))
+                .map_err(|e| key_err(format!("not an ECDSA private key: {e}")))?,
+            other => {
+                return Err(key_err(format!(
+                    "{other} server keys cannot be held by Signet (ecdsa only)"
+                )))
+            }
+        };
+        if key.public_key().public_bytes() != row.public {
+            return Err(key_err(
+                "the decrypted private key does not match the stored public key".into(),
+            ));
+        }
+        Ok(Some(SourceKey {
+            key_id: row.key_id,
+            gun: row.gun,
+            role: row.role,
+            key,
+        }))
     }
 }
 
@@ -195,7 +278,7 @@ impl Importer<'_> {
             }
         }
         let now = OffsetDateTime::now_utc();
-        let verified = chain::verify(gun, files, now)?;
+        let verified = chain::verify(gun, files, self.history, now)?;
         let mut notes = verified.notes;
         let mut sealed: Vec<SealedKey> = Vec::new();
         for role in [ServerRole::Timestamp, ServerRole::Snapshot] {
@@ -208,18 +291,17 @@ impl Importer<'_> {
             let mut held = false;
             if let Some(source) = keys.as_deref_mut() {
                 for key_id in &listed {
-                    if let Some(row) = source.signer_key(key_id)? {
-                        sealed.push(self.reseal(gun, role, &row)?);
+                    if let Some(key) = source.server_key(key_id)? {
+                        sealed.push(self.reseal(gun, role, &key)?);
                         held = true;
                     }
                 }
             }
             if !held && role == ServerRole::Timestamp {
-                notes.push(if keys.is_some() {
-                    "the timestamp key is not in the signer database: Signet serves the imported timestamp until it expires and cannot renew it before a timestamp key rotation".to_string()
-                } else {
-                    "no --signer-db: the timestamp key was not imported; Signet serves the imported timestamp until it expires and cannot renew it before a timestamp key rotation".to_string()
-                });
+                let expires = timestamp_expiry(&verified.files).unwrap_or_default();
+                notes.push(format!(
+                    "the source gave no timestamp key: Signet serves the imported timestamp until it expires ({expires}) and renews it only after the root key holder rotates the timestamp key to Signet"
+                ));
             }
         }
         let versions = verified.files.len();
@@ -271,72 +353,35 @@ impl Importer<'_> {
         Ok(report)
     }
 
-    /// Decrypts a notary-signer key with its alias passphrase and seals it for Signet.
+    /// Checks a source key against the repository and its root, and seals it for Signet.
     fn reseal(
         &self,
         gun: &str,
         role: ServerRole,
-        row: &SignerKeyRow,
+        source: &SourceKey,
     ) -> Result<SealedKey, ImportError> {
         let key_err = |reason: String| ImportError::ServerKey {
-            key_id: row.key_id.clone(),
+            key_id: source.key_id.clone(),
             reason,
         };
-        if !row.gun.is_empty() && row.gun != gun {
+        if !source.gun.is_empty() && source.gun != gun {
             return Err(key_err(format!(
-                "notary-signer holds it for {:?}, not this repository",
-                row.gun
+                "the source holds it for {:?}, not this repository",
+                source.gun
             )));
         }
-        if !row.role.is_empty() && row.role != role.as_str() {
+        if !source.role.is_empty() && source.role != role.as_str() {
             return Err(key_err(format!(
-                "notary-signer holds it as a {} key, the root lists it for {}",
-                row.role,
+                "the source holds it as a {} key, the root lists it for {}",
+                source.role,
                 role.as_str()
             )));
         }
-        if row.keywrap_alg != "PBES2-HS256+A128KW" || row.encryption_alg != "A256GCM" {
-            return Err(key_err(format!(
-                "encrypted with {}/{}, expected PBES2-HS256+A128KW/A256GCM",
-                row.keywrap_alg, row.encryption_alg
-            )));
-        }
-        let var = self.passphrases.var_for(&row.passphrase_alias);
-        let passphrase = Zeroizing::new(
-            std::env::var(&var)
-                .ok()
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| ImportError::MissingPassphrase {
-                    key_id: row.key_id.clone(),
-                    alias: row.passphrase_alias.clone(),
-                    var: var.clone(),
-                })?,
-        );
-        let plain = jwe::decrypt(&row.private, passphrase.as_bytes()).map_err(|e| match e {
-            jwe::JweError::WrongPassphrase => ImportError::WrongPassphrase {
-                key_id: row.key_id.clone(),
-                alias: row.passphrase_alias.clone(),
-                var: var.clone(),
-            },
-            other => key_err(other.to_string()),
-        })?;
-        let key = match row.algorithm.as_str() {
-            "ecdsa" => signet_keys::pkcs8::decode_sec1(&plain)
-                .or_else(|_| signet_keys::pkcs8::decode(&plain))
-                .map_err(|e| key_err(format!("not an ECDSA private key: {e}")))?,
-            other => {
-                return Err(key_err(format!(
-                    "{other} server keys cannot be held by Signet (ecdsa only)"
-                )))
-            }
-        };
-        if key.id().as_str() != row.key_id || key.public_key().public_bytes() != row.public {
-            return Err(key_err(
-                "the decrypted private key does not match its key ID and public key".into(),
-            ));
+        if source.key.id().as_str() != source.key_id {
+            return Err(key_err("the private key does not match its key ID".into()));
         }
         self.signer
-            .seal_imported(gun, role, &key, true)
+            .seal_imported(gun, role, &source.key, true)
             .map_err(|e| key_err(e.to_string()))
     }
 }

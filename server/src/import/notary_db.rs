@@ -11,7 +11,13 @@ use super::ImportError;
 use time::OffsetDateTime;
 
 /// A connection to one of the two databases.
-pub enum NotaryDb {
+pub struct NotaryDb {
+    conn: Connection,
+    /// The URL without its password, for messages and audit records.
+    url: String,
+}
+
+enum Connection {
     Postgres(Box<postgres::Client>),
     Mysql(Box<mysql::Conn>),
 }
@@ -61,7 +67,10 @@ impl NotaryDb {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| ImportError::Source(format!("connecting to {}: {e}", redact(url))))?;
-            return Ok(NotaryDb::Postgres(Box::new(client)));
+            return Ok(NotaryDb {
+                conn: Connection::Postgres(Box::new(client)),
+                url: redact(url),
+            });
         }
         if url.starts_with("mysql://") {
             if url.contains("@tcp(") {
@@ -74,7 +83,10 @@ impl NotaryDb {
                 .map_err(|e| ImportError::Usage(format!("{}: {e}", redact(url))))?;
             let conn = mysql::Conn::new(opts)
                 .map_err(|e| ImportError::Source(format!("connecting to {}: {e}", redact(url))))?;
-            return Ok(NotaryDb::Mysql(Box::new(conn)));
+            return Ok(NotaryDb {
+                conn: Connection::Mysql(Box::new(conn)),
+                url: redact(url),
+            });
         }
         Err(ImportError::Usage(format!(
             "{}: not a postgres:// or mysql:// URL",
@@ -82,10 +94,15 @@ impl NotaryDb {
         )))
     }
 
+    /// The database for messages and audit records (no password).
+    pub fn describe(&self) -> String {
+        self.url.clone()
+    }
+
     /// Every GUN with stored metadata, sorted.
     pub fn guns(&mut self) -> Result<Vec<String>, ImportError> {
-        match self {
-            NotaryDb::Postgres(c) => Ok(c
+        match &mut self.conn {
+            Connection::Postgres(c) => Ok(c
                 .query(
                     "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun",
                     &[],
@@ -94,7 +111,7 @@ impl NotaryDb {
                 .iter()
                 .map(|r| r.get(0))
                 .collect()),
-            NotaryDb::Mysql(c) => {
+            Connection::Mysql(c) => {
                 use mysql::prelude::Queryable;
                 c.query("SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun")
                     .map_err(my_error("reading tuf_files"))
@@ -105,8 +122,8 @@ impl NotaryDb {
     /// Every stored version of every role of `gun`.
     pub fn files(&mut self, gun: &str) -> Result<Vec<SourceFile>, ImportError> {
         let now = OffsetDateTime::now_utc();
-        match self {
-            NotaryDb::Postgres(c) => Ok(c
+        match &mut self.conn {
+            Connection::Postgres(c) => Ok(c
                 .query(
                     "SELECT role, version, data, sha256, (EXTRACT(EPOCH FROM created_at) * 1000000)::BIGINT FROM tuf_files WHERE gun = $1 AND deleted_at IS NULL ORDER BY role, version",
                     &[&gun],
@@ -121,7 +138,7 @@ impl NotaryDb {
                     created_at: from_micros(r.get(4), now),
                 })
                 .collect()),
-            NotaryDb::Mysql(c) => {
+            Connection::Mysql(c) => {
                 use mysql::prelude::Queryable;
                 c.exec_map(
                     "SELECT role, version, data, sha256, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) FROM tuf_files WHERE gun = ? AND deleted_at IS NULL ORDER BY role, version",
@@ -147,8 +164,8 @@ impl NotaryDb {
 
     /// The key row of `key_id` in notary-signer's `private_keys`, if held.
     pub fn signer_key(&mut self, key_id: &str) -> Result<Option<SignerKeyRow>, ImportError> {
-        match self {
-            NotaryDb::Postgres(c) => {
+        match &mut self.conn {
+            Connection::Postgres(c) => {
                 let row = c
                     .query_opt(
                         "SELECT key_id, algorithm, keywrap_alg, encryption_alg, passphrase_alias, gun, role, public, private FROM private_keys WHERE key_id = $1 AND deleted_at IS NULL",
@@ -167,7 +184,7 @@ impl NotaryDb {
                     private: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(8)).into_owned(),
                 }))
             }
-            NotaryDb::Mysql(c) => {
+            Connection::Mysql(c) => {
                 use mysql::prelude::Queryable;
                 let row: Option<MyKeyRow> = c
                     .exec_first(
