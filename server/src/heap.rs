@@ -14,3 +14,30 @@ pub fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Trims the heap when dropped, once armed: created before a request body is read, it covers
+/// every way out of the handler, rejections included, after the body's buffers are freed
+/// (locals declared after it are dropped before it).
+#[derive(Default)]
+pub struct TrimWhenDone {
+    armed: bool,
+}
+
+impl TrimWhenDone {
+    /// Trim when done if `bytes` (a declared or received size) is large enough to leave
+    /// megabytes of freed buffers behind.
+    pub fn arm_if_large(&mut self, bytes: usize) {
+        self.armed |= bytes >= LARGE_BODY;
+    }
+}
+
+impl Drop for TrimWhenDone {
+    fn drop(&mut self) {
+        if self.armed {
+            release_freed_memory();
+        }
+    }
+}
+
+/// Bodies from this size on are parsed into buffers worth returning.
+pub const LARGE_BODY: usize = 1 << 20;

@@ -795,12 +795,20 @@ impl App {
             .to_string();
         let boundary = multipart::boundary(&content_type)
             .map_err(|_| ApiError::new(ErrorCode::MalformedUpload))?;
-        let body = Limited::new(req.into_body(), self.cfg.max_body_bytes)
+        // Declared first, dropped last: a large body's buffers are returned to the system on
+        // every way out, rejections included.
+        let mut trim = crate::heap::TrimWhenDone::default();
+        let body = match Limited::new(req.into_body(), self.cfg.max_body_bytes)
             .collect()
             .await
-            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?
-            .to_bytes();
-        let body_len = body.len();
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                trim.arm_if_large(self.cfg.max_body_bytes);
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+            }
+        };
+        trim.arm_if_large(body.len());
         let parts = match multipart::parse(&body, &boundary, self.cfg.max_part_bytes) {
             Ok(p) => p,
             Err(multipart::MultipartError::PartTooLarge(_)) => {
@@ -855,9 +863,6 @@ impl App {
             })
             .await;
         self.invalidate(gun);
-        if body_len > LARGE_UPLOAD {
-            release_freed_memory();
-        }
         result?;
         self.metrics.publish();
         Ok(ok_bytes(Bytes::new()))
@@ -1038,20 +1043,6 @@ fn server_timed_role(role: &str) -> Option<&'static str> {
         "timestamp" => Some("timestamp"),
         "snapshot" => Some("snapshot"),
         _ => None,
-    }
-}
-
-/// Uploads above this size leave megabytes of freed parse buffers behind.
-const LARGE_UPLOAD: usize = 1 << 20;
-
-/// Hands freed heap back to the operating system. glibc keeps freed memory in its arenas, so
-/// one 10,000-tag publish would otherwise pin tens of megabytes for the life of the process.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages of the allocator's own arenas; it has no
-    // preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
