@@ -387,7 +387,16 @@ impl<'a> Editor<'a> {
     }
 
     /// Removes `tag` (or every tag) from the roles we can sign; returns the roles changed.
+    /// A tag no role signs is "no signed tag" (exit 3), as `verify` says of it.
     pub fn revoke(&mut self, tag: Option<&str>) -> Result<Vec<String>, CliError> {
+        if let Some(t) = tag {
+            if !self.files.values().any(|f| f.target_map().contains_key(t)) {
+                return Err(CliError::NoSuchTag {
+                    gun: self.gun.clone(),
+                    tag: t.to_string(),
+                });
+            }
+        }
         let roles = self.signable_roles(tag)?;
         let mut changed = Vec::new();
         for role in roles {

@@ -172,22 +172,30 @@ enum PluginCommand {
 enum KeyCommand {
     /// Generate a signer key: NAME.pub in --dir, the private key in the trust directory.
     Generate {
+        /// The signer's name (lower-case letters, digits, '-', '_'); the key's role.
         name: String,
+        /// Where to write NAME.pub.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
     /// Import a private key file as a signer key.
     Load {
+        /// The private key file (PEM, encrypted or not).
         file: PathBuf,
+        /// The signer's name (the key's role).
         #[arg(long, default_value = "signer")]
         name: String,
     },
     /// List the keys in the trust directory.
     List,
     /// Delete a key from the trust directory.
-    Remove { id: String },
+    Remove {
+        /// The key ID (64 hex characters, as `key list` shows).
+        id: String,
+    },
     /// Print a key's public half (PEM).
     Export {
+        /// The key ID (64 hex characters, as `key list` shows).
         id: String,
         /// Export the public key (the only kind exported).
         #[arg(long, required = true)]
@@ -195,11 +203,15 @@ enum KeyCommand {
     },
     /// Archive private/ like `tar -zcf` (mode 0600).
     Backup {
+        /// The archive to create (default: signet-keys-<date>.tar.gz; never overwritten).
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
     /// Restore keys from a backup after checking each decrypts and matches its ID.
-    Restore { archive: PathBuf },
+    Restore {
+        /// A backup made by `key backup` (or `tar -zcf … private`).
+        archive: PathBuf,
+    },
     /// Replace a repository's root, targets or (server-managed) snapshot key.
     Rotate {
         /// IMAGE (repository)
@@ -241,6 +253,7 @@ enum CosignCommand {
     },
     /// Show, or turn on or off, a cosign signature with every `signet sign`.
     DualSign {
+        /// on or off; without it, show the current setting.
         #[arg(value_parser = ["on", "off"])]
         state: Option<String>,
     },
@@ -250,7 +263,9 @@ enum CosignCommand {
 enum SignerCommand {
     /// Add a signer to repositories (targets/releases and targets/NAME), initialising them if needed.
     Add {
+        /// The signer's name (becomes the delegation targets/NAME).
         name: String,
+        /// The repositories (IMAGE), one or more.
         #[arg(required = true)]
         images: Vec<String>,
         /// The signer's public key or certificate (PEM).
@@ -259,12 +274,16 @@ enum SignerCommand {
     },
     /// Remove a signer from repositories.
     Remove {
+        /// The signer's name.
         name: String,
+        /// The repositories (IMAGE), one or more.
         #[arg(required = true)]
         images: Vec<String>,
-        /// Remove even if targets/releases would be left without enough keys.
+        /// Remove even if targets/releases would be left without enough keys, or signed by
+        /// no remaining signer (its tags unpullable until one signs again).
         #[arg(long)]
         force: bool,
+        /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
     },
@@ -490,6 +509,30 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// clap's message on one line: the error, with its suggestions ("a similar subcommand
+/// exists: 'sign'") kept and the usage block dropped.
+fn usage_error_line(rendered: &str) -> String {
+    let mut paragraphs = rendered.trim().split("\n\n");
+    let first = paragraphs
+        .next()
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.trim_start_matches("error: ");
+    let tips: Vec<&str> = paragraphs
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("tip: "))
+        .collect();
+    if tips.is_empty() {
+        format!("signet: {first} (see signet --help)")
+    } else {
+        format!("signet: {first} ({}; see signet --help)", tips.join("; "))
+    }
+}
+
 fn main() -> ExitCode {
     // Installed as docker-<name>, the binary is a docker CLI plugin.
     let mut args = std::env::args_os();
@@ -509,17 +552,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // clap's message, on one line: "error: ..." with the usage hint dropped.
-            let text = e.render().to_string();
-            let first: Vec<&str> = text
-                .trim_start()
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let first = first.join(" ");
-            let first = first.trim_start_matches("error: ");
-            eprintln!("signet: {first} (see signet --help)");
+            eprintln!("{}", usage_error_line(&e.render().to_string()));
             return ExitCode::from(2);
         }
     };
@@ -529,5 +562,50 @@ fn main() -> ExitCode {
             eprintln!("signet: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument says what it is in `--help`.
+    #[test]
+    fn every_subcommand_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "signet", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn usage_errors_keep_claps_suggestions_on_one_line() {
+        let e = Cli::try_parse_from(["signet", "verfy", "x"])
+            .err()
+            .expect("error");
+        assert_eq!(
+            usage_error_line(&e.render().to_string()),
+            "signet: unrecognized subcommand 'verfy' (a similar subcommand exists: 'verify'; see signet --help)"
+        );
     }
 }

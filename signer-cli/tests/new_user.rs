@@ -742,3 +742,77 @@ fn network_errors_are_bounded_and_readable() {
     );
     drop(held);
 }
+
+/// The subcommands listed in a `--help` output's "Commands:" section, with their descriptions.
+fn listed_commands(help: &str) -> Vec<(String, String)> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (name, rest) = l.split_once(' ').unwrap_or((l, ""));
+            (name != "help").then(|| (name.to_string(), rest.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Item 10 (signet): usage errors exit 2 with clap's suggestion kept, revoking an unsigned tag
+/// is "no signed tag" with verify's exit code 3, and every subcommand has a help text.
+#[test]
+fn usage_errors_exit_codes_and_help_texts_are_consistent() {
+    let docker = DockerCli::new("https://127.0.0.1:9", None);
+    let r = signet(&docker, &["verfy", "x"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(
+        r.stderr,
+        "signet: unrecognized subcommand 'verfy' (a similar subcommand exists: 'verify'; see signet --help)\n"
+    );
+    let r = signet(&docker, &["key", "list", "--jsn"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        r.stderr.contains("a similar argument exists: '--json'"),
+        "{}",
+        r.stderr
+    );
+
+    // Every subcommand, nested ones too, is described.
+    let mut pending = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = pending.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = signet(&docker, &args).ok("help").stdout;
+        for (name, about) in listed_commands(&help) {
+            assert!(!about.is_empty(), "signet {path:?} {name}: no help text");
+            let mut next = path.clone();
+            next.push(name);
+            pending.push(next);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20, "only {seen} subcommands found");
+
+    if !require_binaries(&["docker"]) {
+        return;
+    }
+    let srv = SignetServer::start();
+    let docker = DockerCli::new(&srv.url, Some(&srv.ca_path));
+    let tag = format!("{REPO}:v1");
+    signet(
+        &docker,
+        &["sign", &tag, "--digest", DIGEST, "--size", "523"],
+    )
+    .ok("sign");
+    let err = fails(
+        signet(&docker, &["revoke", &format!("{REPO}:v9"), "--yes"]),
+        3,
+        &format!("signet: {REPO}: no signed tag \"v9\""),
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    fails(
+        signet(&docker, &["verify", &format!("{REPO}:v9")]),
+        3,
+        "no signed tag \"v9\"",
+    );
+}
