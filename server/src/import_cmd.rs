@@ -1,9 +1,11 @@
 //! `signet-server import`: bring repositories from another Notary v1 server into this
 //! server's store (see `signet_server::import`). Prints one line per repository (or a JSON
 //! summary with `--json`), a progress line on a terminal, and exits non-zero when any
-//! repository was refused.
+//! repository was refused. And `signet-server export`, which writes the archive
+//! `import --archive` reads.
 
 use clap::{ArgGroup, Args};
+use signet_server::import::archive::Archive;
 use signet_server::import::chain::SourceFile;
 use signet_server::import::notary_db::NotaryDb;
 use signet_server::import::{
@@ -12,13 +14,15 @@ use signet_server::import::{
 };
 use signet_server::import::{client_cache, ImportError};
 use signet_server::signer::Signer;
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+use zeroize::Zeroizing;
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["gun", "all"])))]
-#[command(group(ArgGroup::new("source").required(true).args(["notary_db", "from_cache"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["notary_db", "from_cache", "archive"])))]
 pub struct ImportArgs {
     /// notary-server's database: postgres://… (Harbor) or mysql://user:password@host/db.
     #[arg(long, value_name = "URL")]
@@ -30,6 +34,13 @@ pub struct ImportArgs {
     /// metadata folder), when the server is gone: the newest versions it verified.
     #[arg(long, value_name = "DIR")]
     pub from_cache: Option<PathBuf>,
+    /// A trust archive made by `signet-server export` on another Signet server.
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
+    /// File with the passphrase the archive's server keys were exported under (else
+    /// SIGNET_ARCHIVE_PASSPHRASE).
+    #[arg(long, value_name = "FILE", requires = "archive")]
+    pub archive_passphrase_file: Option<PathBuf>,
     /// Where a notary-signer passphrase alias is read from (default: the environment
     /// variable NOTARY_SIGNER_<ALIAS>, as notary-signer reads it). Repeatable.
     #[arg(
@@ -57,6 +68,7 @@ pub struct ImportArgs {
 enum Source {
     NotaryDb(NotaryDb),
     Cache(PathBuf),
+    Archive(PathBuf, BTreeMap<String, Vec<SourceFile>>),
 }
 
 impl Source {
@@ -64,6 +76,7 @@ impl Source {
         match self {
             Source::NotaryDb(db) => format!("notary-db {}", db.describe()),
             Source::Cache(dir) => format!("client cache {}", dir.display()),
+            Source::Archive(path, _) => format!("archive {}", path.display()),
         }
     }
 
@@ -71,6 +84,7 @@ impl Source {
         match self {
             Source::NotaryDb(db) => db.guns(),
             Source::Cache(dir) => client_cache::guns(dir),
+            Source::Archive(_, repos) => Ok(repos.keys().cloned().collect()),
         }
         .map_err(|e| e.to_string())
     }
@@ -79,6 +93,7 @@ impl Source {
         match self {
             Source::NotaryDb(db) => db.files(gun),
             Source::Cache(dir) => client_cache::files(dir, gun),
+            Source::Archive(_, repos) => Ok(repos.remove(gun).unwrap_or_default()),
         }
     }
 }
@@ -106,17 +121,36 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
     let passphrases = passphrase_map(&args.signer_passphrase)?;
     let tenancy = signet_server::tenancy::load(target.store.as_ref())
         .map_err(|e| format!("reading registries: {e}"))?;
-    let mut source = match (&args.notary_db, &args.from_cache) {
-        (Some(url), _) => Source::NotaryDb(NotaryDb::connect(url).map_err(|e| e.to_string())?),
-        (None, Some(dir)) => Source::Cache(dir.clone()),
-        (None, None) => return Err("give --notary-db URL or --from-cache DIR".into()),
-    };
-    let mut signer_keys = match &args.signer_db {
-        Some(url) => Some(NotarySignerKeys {
-            db: NotaryDb::connect(url).map_err(|e| e.to_string())?,
-            passphrases,
-        }),
-        None => None,
+    let mut server_keys: Option<Box<dyn ServerKeySource>> = None;
+    let mut source = match (&args.notary_db, &args.from_cache, &args.archive) {
+        (Some(url), _, _) => {
+            if let Some(signer_url) = &args.signer_db {
+                server_keys = Some(Box::new(NotarySignerKeys {
+                    db: NotaryDb::connect(signer_url).map_err(|e| e.to_string())?,
+                    passphrases,
+                }));
+            }
+            Source::NotaryDb(NotaryDb::connect(url).map_err(|e| e.to_string())?)
+        }
+        (None, Some(dir), _) => Source::Cache(dir.clone()),
+        (None, None, Some(path)) => {
+            let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut archive = Archive::read(std::io::BufReader::new(file))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if !archive.keys.is_empty() {
+                let passphrase = archive_passphrase(args.archive_passphrase_file.as_deref())
+                    .map_err(|e| format!("{e} (the archive holds server keys)"))?;
+                archive
+                    .keys
+                    .open(passphrase.as_bytes())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                server_keys = Some(Box::new(archive.keys));
+            }
+            Source::Archive(path.clone(), archive.repositories)
+        }
+        (None, None, None) => {
+            return Err("give --notary-db URL, --from-cache DIR or --archive FILE".into())
+        }
     };
     let guns = if args.all {
         source.guns().map_err(|e| e.to_string())?
@@ -131,7 +165,7 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
         source: source.describe(),
         history: match source {
             Source::NotaryDb(_) => History::Complete,
-            Source::Cache(_) => History::Partial,
+            Source::Cache(_) | Source::Archive(..) => History::Partial,
         },
     };
     let progress = std::io::stderr().is_terminal();
@@ -155,7 +189,9 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
             Ok(files) => importer.import(
                 gun,
                 files,
-                signer_keys.as_mut().map(|s| s as &mut dyn ServerKeySource),
+                server_keys
+                    .as_deref_mut()
+                    .map(|k| k as &mut dyn ServerKeySource),
             ),
         };
         if !args.json {
@@ -193,4 +229,104 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
     }
     let _ = std::io::stdout().flush();
     Ok(if refused > 0 { 1 } else { 0 })
+}
+
+/// The archive passphrase: from a file (first line), else SIGNET_ARCHIVE_PASSPHRASE.
+fn archive_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>, String> {
+    let pass = match file {
+        Some(f) => Zeroizing::new(
+            std::fs::read_to_string(f)
+                .map_err(|e| format!("{}: {e}", f.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        None => Zeroizing::new(std::env::var("SIGNET_ARCHIVE_PASSPHRASE").unwrap_or_default()),
+    };
+    if pass.is_empty() {
+        return Err(
+            "no archive passphrase: give --archive-passphrase-file F or SIGNET_ARCHIVE_PASSPHRASE"
+                .into(),
+        );
+    }
+    Ok(pass)
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["gun", "registry", "all"])))]
+pub struct ExportArgs {
+    /// Repository to export (repeatable).
+    #[arg(long)]
+    pub gun: Vec<String>,
+    /// Every repository under a registry's login server.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Every repository.
+    #[arg(long)]
+    pub all: bool,
+    /// The archive to create (mode 0600; never overwritten).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also export the timestamp/snapshot keys the current roots list, encrypted under the
+    /// archive passphrase (--archive-passphrase-file, else SIGNET_ARCHIVE_PASSPHRASE).
+    #[arg(long)]
+    pub include_server_keys: bool,
+    /// File holding the archive passphrase (first line).
+    #[arg(long, value_name = "FILE", requires = "include_server_keys")]
+    pub archive_passphrase_file: Option<PathBuf>,
+    /// File with Signet's own signer passphrase (as `serve` and `import` take it).
+    #[arg(long, env = "SIGNET_SIGNER_PASSPHRASE_FILE")]
+    pub signer_passphrase_file: Option<PathBuf>,
+}
+
+/// Writes the archive; returns the JSON summary line.
+pub fn export(args: &ExportArgs, target: ImportTarget) -> Result<String, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let store = target.store.as_ref();
+    let all = store.guns().map_err(|e| e.to_string())?;
+    let guns: Vec<String> = if args.all {
+        all
+    } else if let Some(name) = &args.registry {
+        let tenancy = signet_server::tenancy::load(store).map_err(|e| e.to_string())?;
+        let registry = tenancy
+            .registries
+            .get(name)
+            .ok_or_else(|| format!("no registry named {name}"))?;
+        let prefix = format!("{}/", registry.login_server.to_ascii_lowercase());
+        all.into_iter()
+            .filter(|g| g.to_ascii_lowercase().starts_with(&prefix))
+            .collect()
+    } else {
+        for g in &args.gun {
+            if !all.contains(g) {
+                return Err(format!("{g}: no trust data stored for this repository"));
+            }
+        }
+        args.gun.clone()
+    };
+    let passphrase = if args.include_server_keys {
+        Some(archive_passphrase(args.archive_passphrase_file.as_deref())?)
+    } else {
+        None
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&args.output)
+        .map_err(|e| format!("{}: {e}", args.output.display()))?;
+    let written = signet_server::import::archive::export(
+        store,
+        &target.signer,
+        &guns,
+        passphrase.as_ref().map(|p| p.as_bytes()),
+        std::io::BufWriter::new(file),
+    );
+    match written {
+        Ok(done) => Ok(serde_json::json!({"archive": args.output, "exported": done}).to_string()),
+        Err(e) => {
+            // A half-written archive is of no use to anyone.
+            let _ = std::fs::remove_file(&args.output);
+            Err(e.to_string())
+        }
+    }
 }

@@ -110,13 +110,22 @@ enum Command {
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Import repositories from a notary-server database (and the server-held keys from
-    /// notary-signer's), verified and stored verbatim.
+    /// Import repositories from a notary-server database (with the server-held keys from
+    /// notary-signer's), a client's trust cache or another Signet server's archive, verified
+    /// and stored verbatim.
     Import {
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]
         args: Box<import_cmd::ImportArgs>,
+    },
+    /// Write repositories (every version; server keys only when asked) to a trust archive
+    /// for `import --archive` on another Signet server, or as a per-repository backup.
+    Export {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        args: Box<import_cmd::ExportArgs>,
     },
     /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
     TokenCertificate {
@@ -498,6 +507,27 @@ fn report(result: Result<String, String>) -> ExitCode {
     }
 }
 
+/// The store and signer the import and export commands work on (same settings as `serve`).
+fn import_target(
+    db: &DbArgs,
+    signer_passphrase_file: Option<PathBuf>,
+) -> Result<import_cmd::ImportTarget, String> {
+    let (data_dir, database) = admin_storage(db)?;
+    serve::create_data_dir(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let file = read_file_config(db.config.as_deref())?;
+    let pass = signer_passphrase(
+        signer_passphrase_file
+            .or(file.signer_passphrase_file)
+            .as_deref(),
+        &data_dir,
+    )?;
+    let store = serve::open_store(database.as_ref(), &data_dir)
+        .map_err(|e| format!("opening the database: {e}"))?;
+    let signer = signet_server::signer::Signer::open(store.clone(), pass.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(import_cmd::ImportTarget { store, signer })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let admin = |db: &DbArgs, run: &dyn Fn(&AdminService) -> Result<String, String>| {
@@ -646,29 +676,24 @@ fn main() -> ExitCode {
             Ok(serde_json::json!({"restored": db, "contents": contents}).to_string())
         })()),
         Command::Import { db, args } => {
-            let result = admin_storage(&db).and_then(|(data_dir, database)| {
-                serve::create_data_dir(&data_dir)
-                    .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-                let file = read_file_config(db.config.as_deref())?;
-                let pass = signer_passphrase(
-                    args.signer_passphrase_file
-                        .clone()
-                        .or(file.signer_passphrase_file)
-                        .as_deref(),
-                    &data_dir,
-                )?;
-                let store = serve::open_store(database.as_ref(), &data_dir)
-                    .map_err(|e| format!("opening the database: {e}"))?;
-                let signer = signet_server::signer::Signer::open(store.clone(), pass.as_bytes())
-                    .map_err(|e| e.to_string())?;
-                import_cmd::run(
-                    &args,
-                    import_cmd::ImportTarget { store, signer },
-                    admin::actor(),
-                )
-            });
+            let result = import_target(&db, args.signer_passphrase_file.clone())
+                .and_then(|target| import_cmd::run(&args, target, admin::actor()));
             match result {
                 Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("signet-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Export { db, args } => {
+            match import_target(&db, args.signer_passphrase_file.clone())
+                .and_then(|target| import_cmd::export(&args, target))
+            {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("signet-server: {e}");
                     ExitCode::FAILURE

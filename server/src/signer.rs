@@ -246,6 +246,13 @@ impl Signer {
         })
     }
 
+    /// The PKCS#8 DER of a held key, for an export that re-encrypts it under the operator's
+    /// archive passphrase.
+    pub fn export_private(&self, k: &SealedKey) -> Result<Zeroizing<Vec<u8>>, SignerError> {
+        let key = self.private(k)?;
+        Ok(signet_keys::pkcs8::encode_notary(key.key()))
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, OpenKeys> {
         self.open_keys.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -98,14 +98,20 @@ fn aes128_wrap(kek: &[u8; 16], key: &[u8]) -> Vec<u8> {
 /// random content key and IV). Signet itself never writes these; benchmarks and tests use
 /// it to fill a notary-signer database without running one.
 pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
+    encrypt_with(plaintext, passphrase, 8192)
+}
+
+/// [`encrypt`] with another PBKDF2 iteration count (Signet's archives use more).
+pub fn encrypt_with(plaintext: &[u8], passphrase: &[u8], iterations: u32) -> String {
     use rand::RngCore;
+    let iterations = iterations.clamp(1, MAX_P2C);
     let mut rng = rand::rngs::OsRng;
     let mut salt_input = [0u8; 12];
     rng.fill_bytes(&mut salt_input);
     let header = serde_json::json!({
         "alg": "PBES2-HS256+A128KW",
         "enc": "A256GCM",
-        "p2c": 8192,
+        "p2c": iterations,
         "p2s": URL_SAFE_NO_PAD.encode(salt_input),
     });
     let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
@@ -114,7 +120,7 @@ pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
     let mut kek = Zeroizing::new([0u8; 16]);
     ring::pbkdf2::derive(
         ring::pbkdf2::PBKDF2_HMAC_SHA256,
-        std::num::NonZeroU32::MIN.saturating_add(8191),
+        std::num::NonZeroU32::MIN.saturating_add(iterations - 1),
         &salt,
         passphrase,
         kek.as_mut(),

@@ -8,8 +8,9 @@
 //!
 //! Sources: [`notary_db`] (notary-server's `tuf_files` and notary-signer's `private_keys`,
 //! the keys decrypted by [`jwe`]) and [`client_cache`] (the files a client last verified,
-//! when the server is gone).
+//! when the server is gone) and [`archive`] (another Signet server's export).
 
+pub mod archive;
 pub mod chain;
 pub mod client_cache;
 pub mod jwe;
@@ -33,6 +34,8 @@ pub enum ImportError {
     Source(String),
     #[error("the source has no metadata for this repository")]
     NotInSource,
+    #[error("the archive passphrase does not decrypt the archive's server keys")]
+    ArchivePassphrase,
     #[error(transparent)]
     Chain(#[from] ChainError),
     #[error("no registry serves {host} with content trust enabled (create one with login server {host} and enable content trust first)")]
