@@ -627,6 +627,20 @@ impl DockerCli {
         self.config_dir.path().join("trust")
     }
 
+    /// A client with a copy of this one's trust directory (keys and cached metadata),
+    /// pointed at another trust server: a user moving to a new server address.
+    pub fn moved_to(&self, server: &str, ca: &Path) -> DockerCli {
+        let moved = DockerCli::new(server, Some(ca));
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(self.trust_dir())
+            .arg(moved.config_dir.path())
+            .status()
+            .expect("cp");
+        assert!(st.success(), "copying the trust dir");
+        moved
+    }
+
     /// What `docker login <registry_host_port>` stores without a credential helper: merges
     /// `{"auths":{"<host:port>":{"auth":"base64(user:password)"}}}` into
     /// `$DOCKER_CONFIG/config.json`, keeping every other entry. The docker CLI hands these

@@ -10,6 +10,9 @@ use std::process::Command;
 
 const APP: &str = "example.com/team/app";
 const HUB: &str = "docker.io/library/alpine";
+/// A repository docker 28 initialised (`docker trust signer add`), at an unreachable
+/// registry address: the trust commands only talk to the trust server.
+const DOCKER_REPO: &str = "192.0.2.1:5000/team/docker-app";
 const ALIAS: &str = "importalias";
 const SIGNER_PASS: &str = "reference-signer-passphrase";
 
@@ -88,6 +91,41 @@ fn make_history(reference: &NotaryServer, files: &Path) -> NotaryCli {
         .ok("add alpine");
     admin.run(&["publish", HUB]).ok("publish hub");
     admin
+}
+
+/// docker 28 initialises DOCKER_REPO at the reference and adds two signers (two publishes,
+/// a server-managed snapshot, delegations); returns the client and its `trust inspect`.
+fn docker_history(reference: &NotaryServer, files: &Path) -> (DockerCli, serde_json::Value) {
+    let docker = DockerCli::new(&reference.url, Some(&reference.ca_path));
+    for name in ["alice", "bob"] {
+        docker
+            .run(&[
+                "trust",
+                "key",
+                "generate",
+                name,
+                "--dir",
+                files.to_str().unwrap(),
+            ])
+            .ok("docker trust key generate");
+        let key = files.join(format!("{name}.pub"));
+        docker
+            .run(&[
+                "trust",
+                "signer",
+                "add",
+                "--key",
+                key.to_str().unwrap(),
+                name,
+                DOCKER_REPO,
+            ])
+            .ok("docker trust signer add");
+    }
+    let inspect = docker
+        .run(&["trust", "inspect", DOCKER_REPO])
+        .ok("docker trust inspect at the reference");
+    let v = serde_json::from_str(&inspect.stdout).unwrap();
+    (docker, v)
 }
 
 /// Runs `signet-server import` on a data directory; exit code, stdout, stderr.
@@ -176,7 +214,9 @@ fn import_and_move(
     let (code, out, err) = import(bin, signet_dir.path(), &args, env);
     assert_eq!(code, 0, "{out}\n{err}");
     let summary = json(&out);
-    assert_eq!(summary["imported"], 2, "{summary}");
+    let mut guns: Vec<&str> = source_rows.iter().map(|r| r[0].as_str()).collect();
+    guns.dedup();
+    assert_eq!(summary["imported"], guns.len(), "{summary}");
     let app = report(&summary, APP);
     assert_eq!(app["outcome"], "imported");
     assert_eq!(app["versions_imported"], app_rows);
@@ -341,6 +381,7 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
     let reader = NotaryCli::new(&reference.url, &reference.ca_path);
     let listed_at_reference = reader.list(APP);
     assert_eq!(listed_at_reference.len(), 4, "{listed_at_reference:?}");
+    let docker = require_binaries(&["docker"]).then(|| docker_history(&reference, files.path()));
     let source_rows = pg.query(
         "notaryserver",
         "SELECT gun, role, version, sha256 FROM tuf_files ORDER BY gun, role, version",
@@ -360,6 +401,57 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
         &reader,
         files.path(),
     );
+
+    // docker 28, its cache filled against the reference, inspects and publishes at Signet.
+    if let Some((docker, inspected)) = &docker {
+        let moved = docker.moved_to(&signet.url, &signet.ca_path);
+        let inspect = moved
+            .run(&["trust", "inspect", DOCKER_REPO])
+            .ok("docker trust inspect at Signet");
+        let at_signet: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+        assert_eq!(&at_signet, inspected);
+        let agent = https_agent(&signet.ca_path);
+        let root_version = || {
+            let (_, raw) = upload::get(
+                &agent,
+                &format!("{}/v2/{DOCKER_REPO}/_trust/tuf/root.json", signet.url),
+            );
+            signet_tuf::SignedRoot::from_bytes("root", &raw)
+                .unwrap()
+                .version()
+        };
+        let before = root_version();
+        let carol = signet_keys::PrivateKey::generate_ecdsa();
+        let carol_pub = write_file(
+            files.path(),
+            "carol.pub",
+            signet_keys::key_file::encode_public(&carol.public_key(), "carol").as_bytes(),
+        );
+        moved
+            .run(&[
+                "trust",
+                "signer",
+                "add",
+                "--key",
+                carol_pub.to_str().unwrap(),
+                "carol",
+                DOCKER_REPO,
+            ])
+            .ok("docker trust signer add at Signet");
+        assert_eq!(root_version(), before, "no root change");
+        let inspect = moved
+            .run(&["trust", "inspect", DOCKER_REPO])
+            .ok("docker trust inspect after the publish");
+        let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+        let mut signers: Vec<&str> = v[0]["Signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Name"].as_str().unwrap())
+            .collect();
+        signers.sort();
+        assert_eq!(signers, vec!["alice", "bob", "carol"]);
+    }
 
     // A repository that exists in Signet with other data is refused, untouched.
     let data_dir = signet.stop();
@@ -452,13 +544,14 @@ fn notary_postgres_repositories_move_to_signet_with_their_keys() {
         }
         assert!(store.keys_for(gun, "timestamp").unwrap().is_empty());
     }
-    assert!(store
+    assert!(!store
         .audit_list(&signet_server::store::AuditQuery {
             limit: 10,
             ..Default::default()
         })
         .unwrap()
-        .is_empty());
+        .iter()
+        .any(|a| a.target == APP || a.target == HUB));
 }
 
 /// The same move from notary-server + notary-signer on MariaDB (notary's own compose files
