@@ -288,6 +288,13 @@ fn existing_storage(db: &DbArgs) -> Result<(PathBuf, Option<serve::Database>), S
         Some(serve::Database::Sqlite(p)) => Some(p.clone()),
         Some(serve::Database::Postgres(_)) => None,
     };
+    if let Some(serve::Database::Postgres(url)) = &database {
+        let found = signet_server::store::postgres::has_signet_schema(url)
+            .map_err(|e| format!("opening the database: {e}"))?;
+        if !found {
+            return Err("this PostgreSQL database has no Signet tables: point --database (or SIGNET_DATABASE, --config) at the one the servers use; only `signet-server serve` creates them".into());
+        }
+    }
     if let Some(path) = sqlite.filter(|p| !p.is_file()) {
         let shown = std::path::absolute(&path).unwrap_or(path);
         return Err(format!(

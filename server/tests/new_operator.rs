@@ -299,5 +299,23 @@ fn a_second_postgres_instance_names_what_instances_share() {
         !log.contains("NOTICE") && !log.contains("already exists"),
         "{log}"
     );
+
+    // Item 3 on PostgreSQL: an admin command on a database no server uses creates nothing.
+    let empty = pg.create_database("empty");
+    for _ in 0..2 {
+        let r = run_in(cwd.path(), &["registry", "list", "--database", &empty]);
+        assert_eq!(r.status.code(), Some(1), "{}", r.stdout);
+        assert_eq!(
+            r.stderr.trim(),
+            "signet-server: this PostgreSQL database has no Signet tables: point --database (or SIGNET_DATABASE, --config) at the one the servers use; only `signet-server serve` creates them"
+        );
+    }
+    let r = run_in(cwd.path(), &["registry", "list", "--database", &url]);
+    assert_eq!(
+        (r.status.code(), r.stdout.trim()),
+        (Some(0), "[]"),
+        "{}",
+        r.stderr
+    );
     drop(first);
 }

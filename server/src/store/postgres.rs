@@ -159,6 +159,17 @@ const BY_VERSION: &str = "SELECT role, version, data, sha256, created_at FROM tu
 const MAX_VERSIONS: &str =
     "SELECT role, MAX(version) FROM tuf_files WHERE gun=$1 AND role = ANY($2) GROUP BY role";
 const INSERT_FILES: &str = "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) SELECT $1, r, v, s, d, $6 FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BYTEA[]) AS u(r, v, s, d)";
+/// Whether the database at `url` holds Signet's tables (a server has started on it), without
+/// creating anything: admin commands refuse a database no server uses.
+pub fn has_signet_schema(url: &str) -> Result<bool, StoreError> {
+    let mut c = connect_quietly(url)
+        .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+    let row = c
+        .query_one("SELECT to_regclass('tuf_files') IS NOT NULL", &[])
+        .map_err(|e| StoreError::Backend(format!("PostgreSQL: {e}")))?;
+    Ok(row.get(0))
+}
+
 /// A connection whose server `NOTICE`s (e.g. "relation already exists, skipping" each time
 /// an instance applies the schema) go to the debug log instead of the operator's log.
 fn connect_quietly(url: &str) -> Result<Client, postgres::Error> {
