@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends notary docker.io docker-registry openssl \
-  postgresql-15 mariadb-server ca-certificates iproute2 util-linux bsdutils nginx-light wrk curl >/dev/null
+  postgresql-15 mariadb-server ca-certificates iproute2 util-linux bsdutils nginx-light wrk curl \
+  mmdebstrap binutils >/dev/null
 
 export SIGNET_REQUIRE_INTEROP=1   # interop tests fail (not skip) when a reference binary is missing
 cargo build --workspace --all-targets

@@ -12,6 +12,7 @@ pub mod compression;
 pub mod expiry;
 pub mod gc;
 pub mod gun_locks;
+pub mod healthcheck;
 pub mod heap;
 pub mod http;
 pub mod import;

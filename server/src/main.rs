@@ -1,9 +1,11 @@
 //! `signet-server`: the Signet trust server binary.
 
 mod admin;
+#[path = "../../packaging/clap_docs.rs"]
+mod clap_docs;
 mod import_cmd;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde::Deserialize;
 use signet_server::http::HttpConfig;
 use signet_server::serve::{self, ServeConfig, TlsMode};
@@ -17,13 +19,21 @@ use zeroize::Zeroizing;
 #[derive(Parser)]
 #[command(
     name = "signet-server",
-    version,
+    version = VERSION,
     about = "Docker Content Trust (Notary v1) trust server"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SIGNET_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Subcommand)]
 enum Command {
@@ -126,6 +136,31 @@ enum Command {
         db: DbArgs,
         #[command(flatten)]
         args: Box<import_cmd::ExportArgs>,
+    },
+    /// Check that the server on this machine answers its health route (exit 0) or not
+    /// (exit 1, one line why). Uses the same settings as `serve`.
+    Healthcheck {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The server's --listen (HOST:PORT, localhost:PORT or :PORT).
+        #[arg(long, env = "SIGNET_LISTEN")]
+        listen: Option<String>,
+        /// CA to verify the server with (default: <data-dir>/tls/ca.crt, the generated one).
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
+        #[arg(long, env = "SIGNET_INSECURE_HTTP")]
+        insecure_http: bool,
+    },
+    /// Print a shell completion script (e.g. signet-server completion bash >
+    /// /etc/bash_completion.d/signet-server).
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (signet-server.1 and one per subcommand) into a directory.
+    ManPages {
+        /// Where to write them, e.g. /usr/local/share/man/man1.
+        dir: PathBuf,
     },
     /// Print the token signing certificate (PEM), for a registry's `auth.token.rootcertbundle`.
     TokenCertificate {
@@ -563,6 +598,40 @@ fn main() -> ExitCode {
         Command::Role { db, cmd } => admin(&db, &|svc| admin::role(svc, &cmd)),
         Command::Repository { db, cmd } => admin(&db, &|svc| admin::repository(svc, &cmd)),
         Command::Audit { db, filter } => admin(&db, &|svc| admin::audit(svc, &filter)),
+        Command::Healthcheck {
+            db,
+            listen,
+            tls_ca,
+            insecure_http,
+        } => report((|| {
+            let file = read_file_config(db.config.as_deref())?;
+            let (data_dir, _) = admin_storage(&db)?;
+            let listen = match listen.or(file.listen) {
+                Some(l) => parse_listen(&l)?,
+                None => SocketAddr::from(([127, 0, 0, 1], 4443)),
+            };
+            let plain = insecure_http || file.insecure_http.unwrap_or(false);
+            let ca = (!plain).then(|| tls_ca.unwrap_or_else(|| data_dir.join("tls/ca.crt")));
+            let addr = signet_server::healthcheck::probe_address(listen);
+            signet_server::healthcheck::check(addr, ca.as_deref(), std::time::Duration::from_secs(5))
+                .map(|status| format!("{addr}: {status}"))
+                .map_err(|e| e.to_string())
+        })()),
+        Command::Completion { shell } => {
+            clap_docs::completion(&mut Cli::command(), shell);
+            ExitCode::SUCCESS
+        }
+        Command::ManPages { dir } => report(
+            clap_docs::write_man_pages(Cli::command(), &dir)
+                .map(|pages| {
+                    pages
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .map_err(|(path, e)| format!("{}: {e}", path.display())),
+        ),
         Command::Expiring { db, within, json } => {
             let ahead = match admin::parse_duration(&within) {
                 Ok(d) => d,

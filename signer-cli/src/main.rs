@@ -3,7 +3,10 @@
 //! Parses the command line and dispatches to [`signet_cli::commands`]; prints what they
 //! return.
 
-use clap::{Args, Parser, Subcommand};
+#[path = "../../packaging/clap_docs.rs"]
+mod clap_docs;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use signet_cli::commands::{
     cosign, forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
 };
@@ -14,10 +17,18 @@ use signet_cli::{CliError, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SIGNET_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "signet",
-    version,
+    version = VERSION,
     about = "Sign, verify and manage Docker Content Trust (Notary v1) data"
 )]
 struct Cli {
@@ -152,6 +163,17 @@ enum Command {
     /// Install signet as a docker CLI plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print a shell completion script (e.g. signet completion bash >
+    /// /etc/bash_completion.d/signet).
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (signet.1 and one per subcommand) into a directory.
+    ManPages {
+        /// Where to write them, e.g. /usr/local/share/man/man1.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -437,6 +459,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let r = image_ref::parse(&image)?;
             let docker = DockerCli::from_env(Vec::new()).with_progress_on_stderr(ctx.json);
             print(&ctx, &push::push(&ctx, &docker, &r)?)
+        }
+        Command::Completion { shell } => clap_docs::completion(&mut Cli::command(), shell),
+        Command::ManPages { dir } => {
+            let pages = clap_docs::write_man_pages(Cli::command(), &dir).map_err(|(path, e)| {
+                CliError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+            for p in pages {
+                println!("{}", p.display());
+            }
         }
         Command::Plugin(PluginCommand::Install { name, dir }) => {
             let path = docker_plugin::install(name.as_deref(), dir.as_deref())?;
