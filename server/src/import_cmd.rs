@@ -6,17 +6,20 @@
 
 use clap::{ArgGroup, Args};
 use signet_server::import::archive::Archive;
+use signet_server::import::archive::ArchiveKeys;
 use signet_server::import::chain::SourceFile;
-use signet_server::import::notary_db::NotaryDb;
+use signet_server::import::notary_db::{redact, NotaryDb};
 use signet_server::import::{
     chain::History, Importer, NotarySignerKeys, Outcome, RepositoryReport, ServerKeySource,
-    SignerPassphrases,
+    SignerPassphrases, SourceKey,
 };
 use signet_server::import::{client_cache, ImportError};
 use signet_server::signer::Signer;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 use zeroize::Zeroizing;
 
@@ -58,33 +61,30 @@ pub struct ImportArgs {
     /// Print a JSON summary (per repository: versions imported, skipped, refused and why).
     #[arg(long)]
     pub json: bool,
+    /// Repositories verified and stored in parallel (each worker has its own source
+    /// connections).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
     /// File with Signet's own signer passphrase (else SIGNET_SIGNER_PASSPHRASE, else
     /// <data-dir>/signer.passphrase), the one `serve` uses.
     #[arg(long, env = "SIGNET_SIGNER_PASSPHRASE_FILE")]
     pub signer_passphrase_file: Option<PathBuf>,
 }
 
-/// Where repositories come from.
+/// Where one worker reads repositories from.
 enum Source {
     NotaryDb(NotaryDb),
     Cache(PathBuf),
-    Archive(PathBuf, BTreeMap<String, Vec<SourceFile>>),
+    /// An archive read once and shared by the workers (each takes its repositories out).
+    Archive(Arc<Mutex<BTreeMap<String, Vec<SourceFile>>>>),
 }
 
 impl Source {
-    fn describe(&self) -> String {
-        match self {
-            Source::NotaryDb(db) => format!("notary-db {}", db.describe()),
-            Source::Cache(dir) => format!("client cache {}", dir.display()),
-            Source::Archive(path, _) => format!("archive {}", path.display()),
-        }
-    }
-
     fn guns(&mut self) -> Result<Vec<String>, String> {
         match self {
             Source::NotaryDb(db) => db.guns(),
             Source::Cache(dir) => client_cache::guns(dir),
-            Source::Archive(_, repos) => Ok(repos.keys().cloned().collect()),
+            Source::Archive(repos) => Ok(lock(repos).keys().cloned().collect()),
         }
         .map_err(|e| e.to_string())
     }
@@ -93,8 +93,89 @@ impl Source {
         match self {
             Source::NotaryDb(db) => db.files(gun),
             Source::Cache(dir) => client_cache::files(dir, gun),
-            Source::Archive(_, repos) => Ok(repos.remove(gun).unwrap_or_default()),
+            Source::Archive(repos) => Ok(lock(repos).remove(gun).unwrap_or_default()),
         }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An archive's keys shared by the workers.
+struct SharedArchiveKeys(Arc<Mutex<ArchiveKeys>>);
+
+impl ServerKeySource for SharedArchiveKeys {
+    fn server_key(&mut self, key_id: &str) -> Result<Option<SourceKey>, ImportError> {
+        lock(&self.0).server_key(key_id)
+    }
+}
+
+/// What the workers open their sources from.
+enum SourceSpec {
+    NotaryDb {
+        url: String,
+        signer_url: Option<String>,
+        passphrases: SignerPassphrases,
+    },
+    Cache(PathBuf),
+    Archive {
+        path: PathBuf,
+        repos: Arc<Mutex<BTreeMap<String, Vec<SourceFile>>>>,
+        keys: Option<Arc<Mutex<ArchiveKeys>>>,
+    },
+}
+
+impl SourceSpec {
+    fn describe(&self) -> String {
+        match self {
+            SourceSpec::NotaryDb { url, .. } => format!("notary-db {}", redact(url)),
+            SourceSpec::Cache(dir) => format!("client cache {}", dir.display()),
+            SourceSpec::Archive { path, .. } => format!("archive {}", path.display()),
+        }
+    }
+
+    fn history(&self) -> History {
+        match self {
+            SourceSpec::NotaryDb { .. } => History::Complete,
+            SourceSpec::Cache(_) | SourceSpec::Archive { .. } => History::Partial,
+        }
+    }
+
+    /// A database source stops the run when it fails; a cache or archive only refuses the
+    /// repository it could not read.
+    fn failure_is_fatal(&self) -> bool {
+        matches!(self, SourceSpec::NotaryDb { .. })
+    }
+
+    /// One worker's connections.
+    #[allow(clippy::type_complexity)]
+    fn open(&self) -> Result<(Source, Option<Box<dyn ServerKeySource>>), String> {
+        Ok(match self {
+            SourceSpec::NotaryDb {
+                url,
+                signer_url,
+                passphrases,
+            } => {
+                let keys: Option<Box<dyn ServerKeySource>> = match signer_url {
+                    Some(signer_url) => Some(Box::new(NotarySignerKeys {
+                        db: NotaryDb::connect(signer_url).map_err(|e| e.to_string())?,
+                        passphrases: passphrases.clone(),
+                    })),
+                    None => None,
+                };
+                (
+                    Source::NotaryDb(NotaryDb::connect(url).map_err(|e| e.to_string())?),
+                    keys,
+                )
+            }
+            SourceSpec::Cache(dir) => (Source::Cache(dir.clone()), None),
+            SourceSpec::Archive { repos, keys, .. } => (
+                Source::Archive(repos.clone()),
+                keys.as_ref()
+                    .map(|k| Box::new(SharedArchiveKeys(k.clone())) as Box<dyn ServerKeySource>),
+            ),
+        })
     }
 }
 
@@ -121,39 +202,41 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
     let passphrases = passphrase_map(&args.signer_passphrase)?;
     let tenancy = signet_server::tenancy::load(target.store.as_ref())
         .map_err(|e| format!("reading registries: {e}"))?;
-    let mut server_keys: Option<Box<dyn ServerKeySource>> = None;
-    let mut source = match (&args.notary_db, &args.from_cache, &args.archive) {
-        (Some(url), _, _) => {
-            if let Some(signer_url) = &args.signer_db {
-                server_keys = Some(Box::new(NotarySignerKeys {
-                    db: NotaryDb::connect(signer_url).map_err(|e| e.to_string())?,
-                    passphrases,
-                }));
-            }
-            Source::NotaryDb(NotaryDb::connect(url).map_err(|e| e.to_string())?)
-        }
-        (None, Some(dir), _) => Source::Cache(dir.clone()),
+    let spec = match (&args.notary_db, &args.from_cache, &args.archive) {
+        (Some(url), _, _) => SourceSpec::NotaryDb {
+            url: url.clone(),
+            signer_url: args.signer_db.clone(),
+            passphrases,
+        },
+        (None, Some(dir), _) => SourceSpec::Cache(dir.clone()),
         (None, None, Some(path)) => {
             let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let mut archive = Archive::read(std::io::BufReader::new(file))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            if !archive.keys.is_empty() {
+            let keys = if archive.keys.is_empty() {
+                None
+            } else {
                 let passphrase = archive_passphrase(args.archive_passphrase_file.as_deref())
                     .map_err(|e| format!("{e} (the archive holds server keys)"))?;
                 archive
                     .keys
                     .open(passphrase.as_bytes())
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                server_keys = Some(Box::new(archive.keys));
+                Some(Arc::new(Mutex::new(archive.keys)))
+            };
+            SourceSpec::Archive {
+                path: path.clone(),
+                repos: Arc::new(Mutex::new(archive.repositories)),
+                keys,
             }
-            Source::Archive(path.clone(), archive.repositories)
         }
         (None, None, None) => {
             return Err("give --notary-db URL, --from-cache DIR or --archive FILE".into())
         }
     };
+    let mut opened = spec.open()?;
     let guns = if args.all {
-        source.guns().map_err(|e| e.to_string())?
+        opened.0.guns()?
     } else {
         args.gun.clone()
     };
@@ -162,49 +245,96 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
         signer: &target.signer,
         tenancy: &tenancy,
         actor,
-        source: source.describe(),
-        history: match source {
-            Source::NotaryDb(_) => History::Complete,
-            Source::Cache(_) | Source::Archive(..) => History::Partial,
-        },
+        source: spec.describe(),
+        history: spec.history(),
     };
+    let jobs = usize::from(args.jobs).clamp(1, 16).min(guns.len().max(1));
+    target
+        .store
+        .begin_bulk_import()
+        .map_err(|e| format!("preparing the database: {e}"))?;
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut reports: Vec<RepositoryReport> = Vec::with_capacity(guns.len());
-    for (i, gun) in guns.iter().enumerate() {
-        if progress {
-            let rate = i as f64 / started.elapsed().as_secs_f64().max(0.001);
-            eprint!("\r\x1b[K[{}/{}] {rate:.0}/s {gun}", i + 1, guns.len());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<Result<(usize, RepositoryReport), String>>();
+    let mut reports: Vec<Option<RepositoryReport>> = vec![None; guns.len()];
+    let mut fatal: Option<String> = None;
+    std::thread::scope(|scope| {
+        let mut first = Some(opened);
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let opened = first.take().map(Ok).unwrap_or_else(|| spec.open());
+            let (guns, next, stop, importer, spec) = (&guns, &next, &stop, &importer, &spec);
+            scope.spawn(move || {
+                let (mut source, mut keys) = match opened {
+                    Ok(o) => o,
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(gun) = guns.get(i) else { break };
+                    let report = match source.files(gun) {
+                        Err(e @ ImportError::Source(_)) if spec.failure_is_fatal() => {
+                            stop.store(true, Ordering::Relaxed);
+                            let _ = tx.send(Err(e.to_string()));
+                            return;
+                        }
+                        Err(e) => RepositoryReport::refused(gun, 0, e),
+                        Ok(files) if files.is_empty() => {
+                            RepositoryReport::refused(gun, 0, ImportError::NotInSource)
+                        }
+                        Ok(files) => importer.import(
+                            gun,
+                            files,
+                            keys.as_deref_mut().map(|k| k as &mut dyn ServerKeySource),
+                        ),
+                    };
+                    if tx.send(Ok((i, report))).is_err() {
+                        return;
+                    }
+                }
+            });
         }
-        let report = match source.files(gun) {
-            // A database that stops answering stops the run; a repository missing from a
-            // cache or unreadable there is that repository's refusal.
-            Err(e @ ImportError::Source(_)) if matches!(source, Source::NotaryDb(_)) => {
-                return Err(e.to_string())
+        drop(tx);
+        let mut done = 0usize;
+        for msg in rx {
+            match msg {
+                Ok((i, report)) => {
+                    done += 1;
+                    if !args.json {
+                        if progress {
+                            eprint!("\r\x1b[K");
+                        }
+                        println!("{}", report.line());
+                    }
+                    if progress {
+                        let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                        eprint!("\r\x1b[K[{done}/{}] {rate:.0}/s {}", guns.len(), report.gun);
+                    }
+                    reports[i] = Some(report);
+                }
+                Err(e) => {
+                    fatal.get_or_insert(e);
+                }
             }
-            Err(e) => RepositoryReport::refused(gun, 0, e),
-            Ok(files) if files.is_empty() => {
-                RepositoryReport::refused(gun, 0, ImportError::NotInSource)
-            }
-            Ok(files) => importer.import(
-                gun,
-                files,
-                server_keys
-                    .as_deref_mut()
-                    .map(|k| k as &mut dyn ServerKeySource),
-            ),
-        };
-        if !args.json {
-            if progress {
-                eprint!("\r\x1b[K");
-            }
-            println!("{}", report.line());
         }
-        reports.push(report);
-    }
+    });
     if progress {
         eprint!("\r\x1b[K");
     }
+    target
+        .store
+        .end_bulk_import()
+        .map_err(|e| format!("syncing the database: {e}"))?;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    let reports: Vec<RepositoryReport> = reports.into_iter().flatten().collect();
     let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
     let (imported, skipped, refused) = (
         count(Outcome::Imported),

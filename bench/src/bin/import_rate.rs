@@ -93,13 +93,24 @@ fn repository(gun: &str, now: OffsetDateTime) -> Generated {
 fn main() {
     let mut repos = 10_000usize;
     let mut bin = PathBuf::from("target/release/signet-server");
+    let mut import_args: Vec<String> = Vec::new();
+    let mut with_keys = true;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        match (pair[0].as_str(), pair.get(1)) {
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned();
+        match (args[i].as_str(), value) {
             ("--repos", Some(n)) => repos = n.parse().expect("--repos N"),
             ("--server-bin", Some(p)) => bin = PathBuf::from(p),
-            _ => panic!("usage: import_rate [--repos N] [--server-bin PATH]"),
+            ("--import-arg", Some(a)) => import_args.push(a),
+            ("--without-signer-db", _) => {
+                with_keys = false;
+                i += 1;
+                continue;
+            }
+            _ => panic!("usage: import_rate [--repos N] [--server-bin PATH] [--import-arg ARG]... [--without-signer-db]"),
         }
+        i += 2;
     }
     assert!(bin.exists(), "{} not built", bin.display());
     let pg = Postgres::start();
@@ -212,7 +223,7 @@ fn main() {
         serde_json::json!({
             "repositories": repos,
             "files": repos * 7,
-            "server_keys": repos * 2,
+            "server_keys": if with_keys { repos * 2 } else { 0 },
             "seconds": (seconds * 100.0).round() / 100.0,
             "repositories_per_second": (repos as f64 / seconds).round(),
             "max_rss_mib": rss_kib / 1024,

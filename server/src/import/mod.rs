@@ -180,7 +180,7 @@ pub struct SourceKey {
 }
 
 /// Where the server-held private keys come from, if anywhere.
-pub trait ServerKeySource {
+pub trait ServerKeySource: Send {
     /// The key with this ID, decrypted; `None` when the source does not hold it.
     fn server_key(&mut self, key_id: &str) -> Result<Option<SourceKey>, ImportError>;
 }

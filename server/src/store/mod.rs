@@ -279,6 +279,17 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
         keys: &[SealedKey],
         audit: &AuditRecord,
     ) -> Result<ImportStored, StoreError>;
+    /// For a bulk import by a separate process: commits need not each reach the disk (an
+    /// interrupted import is re-run and skips what is stored), so a backend may relax its
+    /// per-commit sync on this handle. [`Store::end_bulk_import`] makes everything durable.
+    fn begin_bulk_import(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Makes every commit since [`Store::begin_bulk_import`] durable and restores the
+    /// per-commit sync.
+    fn end_bulk_import(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
     /// invalidation). Single-instance backends never call it.
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {

@@ -407,6 +407,21 @@ impl Store for SqliteStore {
         })
     }
 
+    /// WAL with `synchronous=NORMAL`: a commit is consistent but reaches the disk at the
+    /// next checkpoint instead of with its own fsync.
+    fn begin_bulk_import(&self) -> Result<(), StoreError> {
+        self.conn().pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    fn end_bulk_import(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        // A full checkpoint syncs the WAL and the database file.
+        conn.query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn insert_key(&self, key: &SealedKey, now: OffsetDateTime) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO server_keys (key_id, gun, role, algorithm, public, sealed_private, used, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
