@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 const GUN: &str = "docker.io/acme/web";
+const OTHER: &str = "example.com/other";
 
 fn import(bin: &Path, data_dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin)
@@ -54,9 +55,12 @@ fn a_client_cache_is_imported_when_the_server_is_gone() {
         .run(&["add", GUN, "2.0", f2.to_str().unwrap()])
         .ok("add 2.0");
     admin.run(&["publish", GUN]).ok("publish 2.0");
+    admin.run(&["init", OTHER]).ok("init other");
+    admin.run(&["publish", OTHER]).ok("publish other");
     let reader = NotaryCli::new(&reference.url, &reference.ca_path);
     let listed = reader.list(GUN);
     assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(reader.list(OTHER).is_empty());
     // The reference goes away; only the reader's cache is left.
     drop(reference);
     let cache = reader.trust_dir.path();
@@ -67,7 +71,13 @@ fn a_client_cache_is_imported_when_the_server_is_gone() {
     let (code, out, err) = import(
         &bin,
         signet_dir.path(),
-        &["--from-cache", cache.to_str().unwrap(), "--all", "--json"],
+        &[
+            "--from-cache",
+            cache.to_str().unwrap(),
+            "--gun",
+            GUN,
+            "--json",
+        ],
     );
     assert_eq!(code, 0, "{out}\n{err}");
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -157,4 +167,46 @@ fn a_client_cache_is_imported_when_the_server_is_gone() {
             && out.contains("no cached metadata for docker.io/acme/other"),
         "{out}"
     );
+
+    // In registry mode, Docker Hub names are served by a registry with login server
+    // docker.io: the cache's docker.io repository is imported, the other is refused.
+    let hub_dir = SignetServer::start().stop();
+    for args in [
+        &[
+            "registry",
+            "create",
+            "dockerhub",
+            "--login-server",
+            "docker.io",
+            "--sku",
+            "Premium",
+        ][..],
+        &["registry", "content-trust", "dockerhub", "enable"][..],
+    ] {
+        let out = Command::new(&bin)
+            .args(args)
+            .arg("--data-dir")
+            .arg(hub_dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (code, out, err) = import(
+        &bin,
+        hub_dir.path(),
+        &["--from-cache", cache.to_str().unwrap(), "--all", "--json"],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["repositories"][1]["gun"], OTHER);
+    assert_eq!(
+        summary["repositories"][1]["reason"],
+        "no registry serves example.com with content trust enabled (create one with login server example.com and enable content trust first)"
+    );
+    assert_eq!(summary["repositories"][0]["gun"], GUN);
+    assert_eq!(summary["repositories"][0]["outcome"], "imported");
 }
