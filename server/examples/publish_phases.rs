@@ -53,10 +53,12 @@ fn main() {
             .insert("tag".into(), FileMeta::from_bytes(&v.to_be_bytes()));
         sign_and_serialize("targets", &t, &[(&targets_key.id(), &targets_key)]).expect("targets")
     };
+    let validated_roots = signet_server::update::ValidatedRoots::default();
     let rows = plan_update(
         gun,
         store.as_ref(),
         &signer,
+        &validated_roots,
         vec![
             Upload {
                 role: "root".into(),
@@ -79,6 +81,7 @@ fn main() {
             gun,
             store.as_ref(),
             &signer,
+            &validated_roots,
             vec![Upload {
                 role: "targets".into(),
                 bytes: body,

@@ -1,9 +1,6 @@
 //! The error envelope notary-server sends: docker-registry's
 //! `{"errors":[{"code","message","detail"}]}` written by Go's encoder (so ending in `\n`).
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
 use serde_json::Value;
 
 /// Notary's error codes with their HTTP status and exact message.
@@ -85,15 +82,16 @@ impl ErrorCode {
         }
     }
 
-    pub fn status(self) -> StatusCode {
+    /// The HTTP status notary-server answers this code with.
+    pub fn status(self) -> u16 {
         match self {
-            ErrorCode::Updating | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Updating | ErrorCode::Unknown => 500,
             ErrorCode::MetadataNotFound
             | ErrorCode::GenericNotFound
-            | ErrorCode::RegistryUnknown => StatusCode::NOT_FOUND,
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::BAD_REQUEST,
+            | ErrorCode::RegistryUnknown => 404,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::PayloadTooLarge => 413,
+            _ => 400,
         }
     }
 }
@@ -137,16 +135,6 @@ impl ApiError {
         }
         out.extend_from_slice(b"}]}\n");
         out
-    }
-
-    pub fn response(&self) -> Response<Full<Bytes>> {
-        let mut r = Response::new(Full::new(Bytes::from(self.body())));
-        *r.status_mut() = self.code.status();
-        r.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        r
     }
 }
 

@@ -2,9 +2,8 @@
 //! token spec, protocol reference §6). Active as soon as one registry is configured; with
 //! none, the server is the open embedded default.
 
-use crate::tenancy::{self, Principal, Registry, Tenancy};
+use crate::tenancy::{self, Principal, Tenancy};
 use crate::token::{self, Access, Audience, Claims, TokenError, TokenKeys};
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -59,26 +58,44 @@ impl Denied {
     }
 }
 
-/// `Bearer realm="..",service="..",scope=".."[,error=".."]`.
-pub fn challenge(realm: &str, service: &str, scope: &str, error: Option<&str>) -> HeaderValue {
-    let mut v = format!("Bearer realm=\"{realm}\",service=\"{service}\",scope=\"{scope}\"");
+/// `Bearer realm="..",service="..",scope=".."[,error=".."]`. Every value is a quoted-string
+/// (RFC 9110 §5.6.4): a `"` or `\\` in a crafted name is escaped, so it cannot close the
+/// value and add parameters of its own; control characters are dropped.
+pub fn challenge(realm: &str, service: &str, scope: &str, error: Option<&str>) -> String {
+    let mut v = String::from("Bearer ");
+    let mut param = |name: &str, value: &str, first: bool| {
+        if !first {
+            v.push(',');
+        }
+        v.push_str(name);
+        v.push_str("=\"");
+        for c in value.chars().filter(|c| !c.is_control()) {
+            if c == '"' || c == '\\' {
+                v.push('\\');
+            }
+            v.push(c);
+        }
+        v.push('"');
+    };
+    param("realm", realm, true);
+    param("service", service, false);
+    param("scope", scope, false);
     if let Some(e) = error {
-        v.push_str(&format!(",error=\"{e}\""));
+        param("error", e, false);
     }
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    v
 }
 
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.split_once(' ')?;
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_credential(authorization: &str) -> Option<&str> {
+    let (scheme, rest) = authorization.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-/// `Authorization: Basic` user and password.
-pub fn basic(headers: &HeaderMap) -> Option<(String, Zeroizing<String>)> {
+/// User and password of an `Authorization: Basic <base64>` header value.
+pub fn basic_credentials(authorization: &str) -> Option<(String, Zeroizing<String>)> {
     use base64::Engine;
-    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.split_once(' ')?;
+    let (scheme, rest) = authorization.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
@@ -92,22 +109,23 @@ pub fn basic(headers: &HeaderMap) -> Option<(String, Zeroizing<String>)> {
     Some((user.to_string(), Zeroizing::new(pass.to_string())))
 }
 
-/// Checks a bearer token for every `action` on `repository:<gun>` of the trust service.
+/// Checks a bearer token for every `action` on `<kind>:<name>` of the trust service; returns
+/// the token's subject (who is acting).
 pub fn check_trust_token(
     keys: &TokenKeys,
     cfg: &AuthConfig,
-    headers: &HeaderMap,
+    bearer: Option<&str>,
     kind: &str,
     name: &str,
     actions: &[&str],
     now: i64,
-) -> Result<(), Denied> {
-    let token = bearer(headers).ok_or(Denied::NoToken)?;
+) -> Result<String, Denied> {
+    let token = bearer.ok_or(Denied::NoToken)?;
     let claims = keys
         .verify(token, &cfg.issuer, &cfg.service, now)
         .map_err(Denied::Invalid)?;
     if actions.iter().all(|a| claims.grants(kind, name, a)) {
-        Ok(())
+        Ok(claims.sub.clone())
     } else {
         Err(Denied::InsufficientScope)
     }
@@ -278,48 +296,17 @@ pub fn refresh_claims(cfg: &AuthConfig, t: &Tenancy, who: &Principal, now: i64) 
 
 /// Form or query pairs, percent-decoded (`+` is a space).
 pub fn form_pairs(s: &str) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < b.len() => {
-                    match std::str::from_utf8(&b[i + 1..i + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(v) => {
-                            out.push(v);
-                            i += 3;
-                            continue;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// A registry whose trust routes answer: shown in errors when content trust is off.
-pub fn trust_disabled_detail(reg: &Registry) -> serde_json::Value {
+pub fn trust_disabled_detail(registry: &str, login_server: &str) -> serde_json::Value {
     serde_json::json!({
         "Name": "ErrValidation",
         "Error": {"Msg": format!(
-            "content trust is disabled for registry {} ({}); an operator must enable it first",
-            reg.name, reg.login_server
+            "content trust is disabled for registry {registry} ({login_server}); an operator must enable it first"
         )},
     })
 }
@@ -398,8 +385,32 @@ mod tests {
             Some("insufficient_scope"),
         );
         assert_eq!(
-            h.to_str().unwrap(),
+            h,
             r#"Bearer realm="https://h:1/oauth2/token",service="signet",scope="repository:h:1/a:push,pull",error="insufficient_scope""#
         );
+    }
+
+    #[test]
+    fn a_crafted_scope_cannot_add_challenge_parameters() {
+        let h = challenge(
+            "https://h/oauth2/token",
+            "signet",
+            "repository:h/a\",realm=\"https://evil\n:pull",
+            None,
+        );
+        assert_eq!(
+            h,
+            r#"Bearer realm="https://h/oauth2/token",service="signet",scope="repository:h/a\",realm=\"https://evil:pull""#
+        );
+    }
+
+    #[test]
+    fn authorization_header_values() {
+        assert_eq!(bearer_credential("Bearer abc "), Some("abc"));
+        assert_eq!(bearer_credential("bearer x"), Some("x"));
+        assert_eq!(bearer_credential("Basic x"), None);
+        let (u, p) = basic_credentials("Basic YWxpY2U6czNjcjN0").unwrap();
+        assert_eq!((u.as_str(), p.as_str()), ("alice", "s3cr3t"));
+        assert!(basic_credentials("Basic !!").is_none());
     }
 }

@@ -1,9 +1,17 @@
 //! Signet trust server: the Notary v1 HTTP API over SQLite, with server-held keys.
 //!
-//! - [`serve::start`] runs the server; [`http`] is the API; [`update`] validates uploads as
-//!   notary-server does; [`signer`] holds the timestamp/snapshot keys; [`store`] persists.
+//! Layers, each depending only on those below it:
+//!
+//! - [`http`]: axum routes, extractors, responses, tower layers and the connection handling;
+//! - [`service`]: the trust service (reads, publishes, server keys, changefeed, the access
+//!   decision, the token service), with no HTTP types;
+//! - the domain: [`update`] validates uploads as notary-server does, [`store`] persists,
+//!   [`signer`] holds the timestamp/snapshot keys, [`tenancy`] models registries and roles,
+//!   [`read_cache`] keeps current metadata in memory;
+//! - `signet-tuf` and `signet-keys`.
+//!
+//! [`serve::start`] puts them together.
 
-pub mod admin_api;
 pub mod api_error;
 pub mod auth;
 pub mod backup;
@@ -21,10 +29,10 @@ pub mod multipart;
 pub mod password_guard;
 pub mod read_cache;
 pub mod serve;
+pub mod service;
 pub mod signer;
 pub mod store;
 pub mod tenancy;
 pub mod tls;
 pub mod token;
-pub mod token_service;
 pub mod update;

@@ -214,9 +214,30 @@ struct ServeArgs {
     /// else one generated into <data-dir>/signer.passphrase).
     #[arg(long, env = "SIGNET_SIGNER_PASSPHRASE_FILE")]
     signer_passphrase_file: Option<PathBuf>,
-    /// Log filter (error, warn, info, debug, trace).
+    /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "SIGNET_LOG_LEVEL")]
     log_level: Option<String>,
+    /// Log line format: text or json.
+    #[arg(long, env = "SIGNET_LOG_FORMAT")]
+    log_format: Option<String>,
+    /// Longest a request may take, body included, seconds (answered 408 after).
+    #[arg(long, env = "SIGNET_REQUEST_TIMEOUT")]
+    request_timeout: Option<u64>,
+    /// Longest a TLS handshake may take, seconds.
+    #[arg(long, env = "SIGNET_TLS_HANDSHAKE_TIMEOUT")]
+    tls_handshake_timeout: Option<u64>,
+    /// Longest a request's headers may take to arrive, seconds.
+    #[arg(long, env = "SIGNET_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
+    /// A connection idle this long (no request in flight, no bytes moving) is closed, seconds.
+    #[arg(long, env = "SIGNET_IDLE_TIMEOUT")]
+    idle_timeout: Option<u64>,
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, env = "SIGNET_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// On SIGTERM, how long in-flight requests get to finish, seconds.
+    #[arg(long, env = "SIGNET_SHUTDOWN_GRACE")]
+    shutdown_grace: Option<u64>,
     /// Cache-Control max-age for current metadata, seconds.
     #[arg(long, env = "SIGNET_CURRENT_MAX_AGE")]
     current_max_age: Option<u32>,
@@ -265,6 +286,13 @@ struct FileConfig {
     insecure_http: Option<bool>,
     signer_passphrase_file: Option<PathBuf>,
     log_level: Option<String>,
+    log_format: Option<String>,
+    request_timeout: Option<u64>,
+    tls_handshake_timeout: Option<u64>,
+    header_read_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace: Option<u64>,
     current_max_age: Option<u32>,
     consistent_max_age: Option<u32>,
     max_body_bytes: Option<usize>,
@@ -413,7 +441,67 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     }
 }
 
-fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
+/// How the server logs.
+struct LogSettings {
+    level: &'static str,
+    json: bool,
+}
+
+impl LogSettings {
+    fn parse(level: Option<String>, format: Option<String>) -> Result<LogSettings, String> {
+        let level = match level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("info") => "info",
+            Some("error") => "error",
+            Some("warn") | Some("warning") => "warn",
+            Some("debug") => "debug",
+            Some("trace") => "trace",
+            Some(other) => {
+                return Err(format!(
+                    "log level {other:?} is not one of error, warn, info, debug, trace"
+                ))
+            }
+        };
+        let json = match format.as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => return Err(format!("log format {other:?} is not text or json")),
+        };
+        Ok(LogSettings { level, json })
+    }
+
+    /// Logs go to stderr, without colours unless it is a terminal.
+    fn install(&self) {
+        use std::io::IsTerminal;
+        let filter = tracing_subscriber::EnvFilter::new(self.level);
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
+        if self.json {
+            builder.json().init();
+        } else {
+            builder.init();
+        }
+    }
+}
+
+/// A number of seconds from a flag or the file, within `1..=max`.
+fn seconds(
+    name: &str,
+    value: Option<u64>,
+    default: std::time::Duration,
+    max: u64,
+) -> Result<std::time::Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(v) if (1..=max).contains(&v) => Ok(std::time::Duration::from_secs(v)),
+        Some(v) => Err(format!(
+            "{name} must be between 1 and {max} seconds, not {v}"
+        )),
+    }
+}
+
+fn build_config(args: ServeArgs) -> Result<(ServeConfig, LogSettings), String> {
     let file = read_file_config(args.config.as_deref())?;
     let listen = match args.listen.or(file.listen) {
         Some(l) => parse_listen(&l)?,
@@ -459,6 +547,47 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             Some(mib) => mib << 20,
             None => defaults.read_cache_bytes,
         },
+        request_timeout: seconds(
+            "request timeout",
+            args.request_timeout.or(file.request_timeout),
+            defaults.request_timeout,
+            3600,
+        )?,
+        connections: signet_server::http::listener::Limits {
+            handshake_timeout: seconds(
+                "TLS handshake timeout",
+                args.tls_handshake_timeout.or(file.tls_handshake_timeout),
+                defaults.connections.handshake_timeout,
+                300,
+            )?,
+            header_read_timeout: seconds(
+                "header read timeout",
+                args.header_read_timeout.or(file.header_read_timeout),
+                defaults.connections.header_read_timeout,
+                300,
+            )?,
+            idle_timeout: seconds(
+                "idle timeout",
+                args.idle_timeout.or(file.idle_timeout),
+                defaults.connections.idle_timeout,
+                3600,
+            )?,
+            max_connections: match args.max_connections.or(file.max_connections) {
+                None => defaults.connections.max_connections,
+                Some(n) if (1..=1_000_000).contains(&n) => n,
+                Some(n) => {
+                    return Err(format!(
+                        "max connections must be between 1 and 1000000, not {n}"
+                    ))
+                }
+            },
+            shutdown_grace: seconds(
+                "shutdown grace",
+                args.shutdown_grace.or(file.shutdown_grace),
+                defaults.connections.shutdown_grace,
+                3600,
+            )?,
+        },
     };
     for (name, v) in [
         ("current", http.current_max_age),
@@ -474,10 +603,10 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, String), String> {
             .as_deref(),
         &data_dir,
     )?;
-    let log = args
-        .log_level
-        .or(file.log_level)
-        .unwrap_or_else(|| "info".into());
+    let log = LogSettings::parse(
+        args.log_level.or(file.log_level),
+        args.log_format.or(file.log_format),
+    )?;
     let defaults = signet_server::auth::AuthConfig::default();
     let operator_token = match args.operator_token_file.or(file.operator_token_file) {
         Some(f) => Some(read_secret_file(&f)?),
@@ -803,10 +932,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(log))
-                .with_writer(std::io::stderr)
-                .init();
+            log.install();
             // Database work runs on blocking threads; a small bound keeps memory flat under
             // load (every extra thread can bring its own allocator arena) while still letting
             // SQLite readers and PostgreSQL connections work in parallel.
@@ -857,7 +983,7 @@ fn main() -> ExitCode {
                         ca = ca.display()
                     );
                 }
-                let registries = running.app.tenancy.get().registries.len();
+                let registries = running.service.tenancy().registries.len();
                 if registries == 0 {
                     println!("No registries configured: open trust server on this address (no authentication). Create a registry with `signet-server registry create` to require tokens.");
                 } else {

@@ -12,7 +12,6 @@
 use crate::clock_map::ClockMap;
 use crate::compression;
 use bytes::Bytes;
-use hyper::header::HeaderValue;
 use sha2::{Digest, Sha256};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +26,8 @@ pub struct CachedFile {
     pub gzipped: Option<Bytes>,
     /// SHA-256 of `bytes`: checksum URLs (`<role>.<sha256>.json`) are answered from here.
     pub sha256: [u8; 32],
-    pub last_modified: HeaderValue,
+    /// The `Last-Modified` value (Go's RFC 1123 with zone name), formatted once.
+    pub last_modified: Bytes,
     /// For timestamp/snapshot: serve until this instant, then re-check for renewal.
     pub fresh_until: Option<OffsetDateTime>,
 }
@@ -35,11 +35,7 @@ pub struct CachedFile {
 impl CachedFile {
     /// Hashes and, if large, compresses `bytes`. CPU-bound for large files: call it where
     /// blocking is allowed.
-    pub fn new(
-        bytes: Bytes,
-        last_modified: HeaderValue,
-        fresh_until: Option<OffsetDateTime>,
-    ) -> Self {
+    pub fn new(bytes: Bytes, last_modified: Bytes, fresh_until: Option<OffsetDateTime>) -> Self {
         let sha256 = Sha256::digest(&bytes).into();
         Self::with_sha256(bytes, sha256, last_modified, fresh_until)
     }
@@ -48,7 +44,7 @@ impl CachedFile {
     pub fn with_sha256(
         bytes: Bytes,
         sha256: [u8; 32],
-        last_modified: HeaderValue,
+        last_modified: Bytes,
         fresh_until: Option<OffsetDateTime>,
     ) -> Self {
         CachedFile {
@@ -345,7 +341,7 @@ mod tests {
     fn file(body: &str) -> CachedFile {
         CachedFile::new(
             Bytes::from(body.to_string()),
-            HeaderValue::from_static("Mon, 02 Jan 2006 15:04:05 UTC"),
+            Bytes::from_static(b"Mon, 02 Jan 2006 15:04:05 UTC"),
             None,
         )
     }

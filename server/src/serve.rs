@@ -1,11 +1,11 @@
 //! Starting the server: storage, signer, TLS and the accept loop.
 
 use crate::auth::AuthConfig;
-use crate::http::{App, AppParts, HttpConfig};
+use crate::http::HttpConfig;
+use crate::service::{ServiceConfig, ServiceParts, TrustService};
 use crate::signer::Signer;
 use crate::store::{PgStore, SqliteStore, Store};
 use crate::tls;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,7 +88,7 @@ pub struct Running {
     /// The CA clients should trust (self-signed mode).
     pub ca_cert: Option<PathBuf>,
     pub scheme: &'static str,
-    pub app: Arc<App>,
+    pub service: Arc<TrustService>,
     /// PEM certificate of the token signing key (a registry's `rootcertbundle`).
     pub token_cert: PathBuf,
     /// Where the generated operator credential was written (when none was configured).
@@ -102,7 +102,8 @@ impl Running {
         format!("{}://{}", self.scheme, self.addr)
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections, lets in-flight requests finish (within the configured
+    /// grace period) and waits for that.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -232,62 +233,32 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         addr: cfg.listen,
         source,
     })?;
-    let app = App::new(AppParts {
+    let service = TrustService::new(ServiceParts {
         store,
         signer,
-        http: cfg.http.clone(),
+        config: ServiceConfig {
+            read_cache_bytes: cfg.http.read_cache_bytes,
+        },
         auth,
         token_keys,
         tenancy,
-        scheme,
     });
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let loop_app = app.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                _ = &mut rx => break,
-                r = listener.accept() => match r {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = tcp.set_nodelay(true);
-            let app = loop_app.clone();
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // The peer address, for slowing down repeated failed logins per client.
-                let client = crate::password_guard::ClientAddress(peer.ip());
-                let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-                    req.extensions_mut().insert(client);
-                    app.clone().handle(req)
-                });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let result = match acceptor {
-                    Some(acc) => match acc.accept(tcp).await {
-                        Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    },
-                    None => builder.serve_connection(TokioIo::new(tcp), service).await,
-                };
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "connection ended with error");
-                }
-            });
-        }
-    });
+    let router = crate::http::router(service.clone(), &cfg.http, scheme);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::http::listener::serve(
+        listener,
+        acceptor,
+        router,
+        cfg.http.connections.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     Ok(Running {
         addr,
         ca_cert,
         scheme,
-        app,
+        service,
         token_cert,
         operator_token_file,
         shutdown: Some(tx),

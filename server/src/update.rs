@@ -135,6 +135,7 @@ pub fn plan_update(
     gun: &str,
     reader: &dyn MetaReader,
     signer: &Signer,
+    validated_roots: &ValidatedRoots,
     uploads: Vec<Upload>,
     now: OffsetDateTime,
 ) -> Result<Vec<NewMeta>, UpdateError> {
@@ -165,7 +166,7 @@ pub fn plan_update(
     // §2.1: the stored root must still validate, certificates' expiry included.
     let stored_root: Option<SignedRoot> = load_stored(reader, gun, ROOT)?;
     if let Some(r) = &stored_root {
-        validate_stored_root(r, gun, now)?;
+        validate_stored_root(validated_roots, r, gun, now)?;
     }
 
     // §2.2: root in the update.
@@ -355,24 +356,28 @@ pub fn plan_update(
     Ok(rows)
 }
 
+/// About 100 bytes per entry plus the GUN.
+pub const VALIDATED_ROOTS_CAP: usize = 4096;
+
 /// Stored roots already validated: GUN → (SHA-256 of the root bytes, valid until). A root is
 /// re-checked at most once a minute and never past its earliest certificate expiry, so an
 /// expired root certificate still stops every push, as in the reference (§2.1). Bounded to
 /// the [`VALIDATED_ROOTS_CAP`] repositories most recently published to; a root evicted is
-/// simply validated again.
-static VALIDATED_ROOTS: std::sync::LazyLock<ValidatedRoots> =
-    std::sync::LazyLock::new(|| ValidatedRoots::new(VALIDATED_ROOTS_CAP));
-
-/// About 100 bytes per entry plus the GUN.
-pub const VALIDATED_ROOTS_CAP: usize = 4096;
-
-struct ValidatedRoots {
+/// simply validated again. Owned by the trust service (one per server), so two servers in one
+/// process (tests, two instances) never share what they validated.
+pub struct ValidatedRoots {
     map: std::sync::Mutex<ClockMap<String, ([u8; 32], OffsetDateTime)>>,
     cap: usize,
 }
 
+impl Default for ValidatedRoots {
+    fn default() -> Self {
+        ValidatedRoots::new(VALIDATED_ROOTS_CAP)
+    }
+}
+
 impl ValidatedRoots {
-    fn new(cap: usize) -> Self {
+    pub fn new(cap: usize) -> Self {
         ValidatedRoots {
             map: std::sync::Mutex::new(ClockMap::new()),
             cap,
@@ -401,11 +406,12 @@ impl ValidatedRoots {
 }
 
 fn validate_stored_root(
+    validated: &ValidatedRoots,
     root: &SignedRoot,
     gun: &str,
     now: OffsetDateTime,
 ) -> Result<(), UpdateError> {
-    validate_stored_root_in(&VALIDATED_ROOTS, root, gun, now)
+    validate_stored_root_in(validated, root, gun, now)
 }
 
 fn validate_stored_root_in(
@@ -703,7 +709,14 @@ mod tests {
             uploads: Vec<Upload>,
             now: OffsetDateTime,
         ) -> Result<Vec<NewMeta>, UpdateError> {
-            let rows = plan_update(GUN, self.store.as_ref(), &self.signer, uploads, now)?;
+            let rows = plan_update(
+                GUN,
+                self.store.as_ref(),
+                &self.signer,
+                &ValidatedRoots::default(),
+                uploads,
+                now,
+            )?;
             self.store.update_many(GUN, &rows, now)?;
             Ok(rows)
         }

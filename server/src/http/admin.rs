@@ -2,46 +2,42 @@
 //! the `signet-server registry|identity|role` commands use). Authenticated by the operator
 //! credential as a bearer token.
 
-use crate::http::{App, Resp};
-use crate::store::TenancyStore;
+use super::extract::bearer;
+use super::response::labelled;
+use super::AppState;
 use crate::tenancy::service::{RegistrySpec, RegistryUpdate};
 use crate::tenancy::{AdminError, AdminService, IdentityKind, Role, RoleAssignment};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
-const MAX_BODY: usize = 64 << 10;
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 << 10;
 
-fn respond(status: u16, body: &Value) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+fn respond(status: u16, body: &Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
-fn error(status: u16, code: &str, message: &str) -> Resp {
+fn error(status: u16, code: &str, message: &str) -> Response<Body> {
     respond(
         status,
         &json!({"error": {"code": code, "message": message}}),
     )
 }
 
-fn admin_error(e: &AdminError) -> Resp {
+fn admin_error(e: &AdminError) -> Response<Body> {
     if matches!(e, AdminError::Store(_) | AdminError::Internal(_)) {
         tracing::error!(error = %e, "admin request failed");
     }
     error(e.status(), e.code(), &e.to_string())
-}
-
-/// Constant-time comparison, so the operator token cannot be guessed byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Deserialize)]
@@ -93,31 +89,43 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-pub async fn handle(app: Arc<App>, req: Request<Incoming>, path: &str) -> Resp {
-    let Some(expected) = app.auth.operator_token.clone() else {
+pub async fn admin(State(app): State<AppState>, req: Request) -> Response<Body> {
+    labelled("admin", answer(&app, req).await)
+}
+
+async fn answer(app: &AppState, req: Request) -> Response<Body> {
+    let Some(expected) = app.service.auth_config().operator_token.clone() else {
         return error(
             404,
             "NotFound",
             "the admin API is disabled (no operator credential configured)",
         );
     };
-    let presented = crate::auth::bearer(req.headers()).unwrap_or("");
-    if !same(presented.as_bytes(), expected.as_bytes()) {
+    let presented = bearer(req.headers()).unwrap_or("");
+    // Constant time, so the operator credential cannot be guessed byte by byte.
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         let mut r = error(
             401,
             "Unauthorized",
             "the operator credential is required (Authorization: Bearer <token>)",
         );
         r.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
+            WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"signet-admin\""),
         );
         return r;
     }
+    let Some(path) = percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8()
+        .ok()
+        .map(|p| p.into_owned())
+    else {
+        return error(404, "NotFound", "admin route not found");
+    };
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_string);
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
         Err(_) => return error(413, "PayloadTooLarge", "request body is larger than 64 KiB"),
     };
     let segments: Vec<String> = path
@@ -126,11 +134,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, path: &str) -> Resp {
         .split('/')
         .map(str::to_string)
         .collect();
-    let store: Arc<dyn TenancyStore> = app.store.clone();
-    let hook_app = app.clone();
+    let svc = app.service.admin("admin-api");
     let result = tokio::task::spawn_blocking(move || {
-        let svc = AdminService::new(store, "admin-api")
-            .with_change_hook(Box::new(move || hook_app.reload_tenancy_blocking()));
         dispatch(&svc, &method, &segments, query.as_deref(), &body)
     })
     .await;

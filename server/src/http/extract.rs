@@ -1,0 +1,189 @@
+//! Extractors: the bearer token, `Accept-Encoding`, the request's host, and the multipart
+//! upload of a publish.
+
+use crate::api_error::{ApiError, ErrorCode};
+use crate::multipart::{self, MultipartError, Part};
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::convert::Infallible;
+
+/// The `Authorization: Bearer` token, if any.
+pub struct Bearer(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Bearer(bearer(&parts.headers).map(str::to_string)))
+    }
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    crate::auth::bearer_credential(headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// Whether the client takes gzip (`Accept-Encoding`).
+pub struct AcceptsGzip(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptsGzip {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(AcceptsGzip(Self::of(&parts.headers)))
+    }
+}
+
+impl AcceptsGzip {
+    pub fn of(headers: &HeaderMap) -> bool {
+        crate::compression::accepts_gzip(
+            headers
+                .get_all(ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    }
+}
+
+/// The host the client addressed: the one `Host` header (HTTP/1) or the URI's authority
+/// (HTTP/2). The token realm is built from it, so a missing, repeated or malformed one is
+/// refused.
+pub fn request_host(parts: &Parts) -> Result<String, ApiError> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(h), None) => h.to_str().ok().map(str::to_string),
+        (None, None) => parts.uri.authority().map(|a| a.as_str().to_string()),
+        _ => None,
+    };
+    match host {
+        Some(h) if valid_host(&h) => Ok(h),
+        _ => Err(ApiError::with_detail(
+            ErrorCode::InvalidParameters,
+            serde_json::Value::from("the request needs exactly one valid Host header"),
+        )),
+    }
+}
+
+/// `host[:port]` with a DNS name, an IPv4 address or a bracketed IPv6 address.
+fn valid_host(h: &str) -> bool {
+    let (name, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        if after.is_empty() {
+            return true;
+        }
+        match after.strip_prefix(':') {
+            Some(p) => (None, Some(p)),
+            None => return false,
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((n, p)) => (Some(n), Some(p)),
+            None => (Some(h), None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    let name_ok = name.is_none_or(|n| {
+        !n.is_empty()
+            && n.len() <= 253
+            && n.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    });
+    port_ok && name_ok
+}
+
+/// The parts of a publish's multipart body, and the body's size.
+pub struct Upload {
+    pub parts: Vec<Part>,
+    pub body_len: usize,
+}
+
+impl Upload {
+    /// Reads and splits the body: a declared length over `max_body` is refused at once
+    /// (413) without waiting for bytes, a body that grows past it is cut off (413), and a
+    /// body that breaks off (a broken chunked encoding, a reset) is a malformed upload (400).
+    pub async fn read(
+        req: Request<Body>,
+        max_body: usize,
+        max_part: usize,
+    ) -> Result<Upload, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = multipart::boundary(content_type)
+            .map_err(|_| ApiError::new(ErrorCode::MalformedUpload))?;
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_body as u64) {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+        }
+        let body = match Limited::new(req.into_body(), max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge))
+            }
+            Err(_) => return Err(ApiError::new(ErrorCode::MalformedUpload)),
+        };
+        let parts = match multipart::parse(&body, &boundary, max_part) {
+            Ok(p) => p,
+            Err(MultipartError::PartTooLarge(_)) => {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge))
+            }
+            Err(_) => return Err(ApiError::new(ErrorCode::MalformedUpload)),
+        };
+        Ok(Upload {
+            parts,
+            body_len: body.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_values() {
+        for ok in [
+            "127.0.0.1:4443",
+            "notary.example.com",
+            "notary.example.com:443",
+            "[::1]:4443",
+            "[::1]",
+            "localhost",
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "evil\"realm",
+            "host:",
+            "host:99999",
+            "host:1:2",
+            "[::1",
+            "[zz]:1",
+            "a..b",
+            "x/y",
+        ] {
+            assert!(!valid_host(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The Notary v1 trust routes (protocol reference §1): `/v2/`, the changefeeds and everything
+//! under `/v2/<gun>/_trust/`, parsed by [`names`] and answered by the trust service.
+
+use super::extract::{bearer, request_host, AcceptsGzip, Upload};
+use super::response::{self, labelled, ActorLabel, GunLabel};
+use super::AppState;
+use crate::api_error::ApiError;
+use crate::auth;
+use crate::service::names::{self, MetaFile};
+use crate::service::{Caller, ChangefeedQuery, Need, ServiceError};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{HeaderValue, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{Method, Response};
+use axum::response::IntoResponse;
+
+/// One operation on a repository's trust data.
+enum TrustOp {
+    Changefeed,
+    Publish,
+    Delete,
+    Read(MetaFile),
+    RotateKey(crate::signer::ServerRole),
+}
+
+impl TrustOp {
+    /// `(method, path after /_trust/)`; `None` for what no route matches.
+    fn parse(method: &Method, tail: &str) -> Option<TrustOp> {
+        match (method, tail) {
+            (&Method::GET, "changefeed") => Some(TrustOp::Changefeed),
+            (&Method::POST, "tuf/") => Some(TrustOp::Publish),
+            (&Method::DELETE, "tuf/") => Some(TrustOp::Delete),
+            (m, t) => match (m, names::parse_meta_file(t.strip_prefix("tuf/")?)?) {
+                (&Method::POST, MetaFile::Key(role)) => Some(TrustOp::RotateKey(role)),
+                (&Method::GET, file) => Some(TrustOp::Read(file)),
+                _ => None,
+            },
+        }
+    }
+
+    fn need(&self) -> Need {
+        match self {
+            TrustOp::Changefeed => Need::Pull,
+            TrustOp::Publish => Need::PushPull,
+            TrustOp::Delete | TrustOp::RotateKey(_) => Need::All,
+            // Reading a server key may create it: as much as a publish needs.
+            TrustOp::Read(MetaFile::Key(_)) => Need::PushPull,
+            TrustOp::Read(_) => Need::Pull,
+        }
+    }
+}
+
+/// `/v2/{*path}` and every path no other route takes.
+pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> {
+    let Some(path) = percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8()
+        .ok()
+        .map(|p| p.into_owned())
+    else {
+        return labelled("other", ApiError::not_found().into_response());
+    };
+    let Some((gun, tail)) = path
+        .strip_prefix("/v2/")
+        .and_then(|rest| rest.split_once("/_trust/"))
+    else {
+        return without_gun(&app, req, &path).await;
+    };
+    if let Err(e) = names::check_gun(gun) {
+        return labelled("other", e.to_api().into_response());
+    }
+    let method = req.method().clone();
+    let Some(op) = TrustOp::parse(&method, tail) else {
+        return labelled("other", ApiError::not_found().into_response());
+    };
+    let (parts, body) = req.into_parts();
+    let caller = match app
+        .service
+        .authorize(Some(gun), op.need(), bearer(&parts.headers))
+    {
+        Ok(c) => c,
+        Err(e) => return labelled("denied", refusal(&app, &parts, e)),
+    };
+    let gzip_ok = AcceptsGzip::of(&parts.headers);
+    let (route, result) = match op {
+        TrustOp::Changefeed => (
+            "changefeed",
+            changefeed(&app, Some(gun), parts.uri.query()).await,
+        ),
+        TrustOp::Publish => (
+            "publish",
+            publish(&app, &caller, gun, Request::from_parts(parts, body)).await,
+        ),
+        TrustOp::Delete => (
+            "delete",
+            app.service
+                .delete(gun)
+                .await
+                .map(|()| response::bytes(bytes::Bytes::new())),
+        ),
+        TrustOp::RotateKey(role) => ("key", server_key(&app, gun, role, true).await),
+        TrustOp::Read(MetaFile::Key(role)) => ("key", server_key(&app, gun, role, false).await),
+        TrustOp::Read(MetaFile::Current(role)) => (
+            "current",
+            app.service
+                .read_current(gun, &role)
+                .await
+                .map(|f| app.file(f, true, gzip_ok)),
+        ),
+        TrustOp::Read(MetaFile::Version(role, v)) => (
+            "version",
+            app.service
+                .read_version(gun, &role, v)
+                .await
+                .map(|f| app.file(f, false, gzip_ok)),
+        ),
+        TrustOp::Read(MetaFile::Checksum(role, sum)) => (
+            "checksum",
+            app.service
+                .read_checksum(gun, &role, &sum)
+                .await
+                .map(|f| app.file(f, false, gzip_ok)),
+        ),
+    };
+    let mut r = labelled(route, result.unwrap_or_else(|e| e.to_api().into_response()));
+    r.extensions_mut().insert(GunLabel(gun.to_string()));
+    if let Some(actor) = caller.actor {
+        r.extensions_mut().insert(ActorLabel(actor));
+    }
+    r
+}
+
+/// `/v2/`, the global changefeed, and unknown paths: with registries configured they need the
+/// catalog scope, which is never granted.
+async fn without_gun(app: &AppState, req: Request, path: &str) -> Response<Body> {
+    let (parts, _body) = req.into_parts();
+    let route = match (&parts.method, path) {
+        (&Method::GET, "/v2/") => Some("ping"),
+        (&Method::GET, "/v2/_trust/changefeed") => Some("changefeed"),
+        _ => None,
+    };
+    if let Err(e) = app
+        .service
+        .authorize(None, Need::Pull, bearer(&parts.headers))
+    {
+        return labelled("other", refusal(app, &parts, e));
+    }
+    match route {
+        Some("ping") => labelled("ping", response::bytes(&b"{}"[..])),
+        Some(_) => labelled(
+            "changefeed",
+            changefeed(app, None, parts.uri.query())
+                .await
+                .unwrap_or_else(|e| e.to_api().into_response()),
+        ),
+        None => labelled("other", ApiError::not_found().into_response()),
+    }
+}
+
+async fn changefeed(
+    app: &AppState,
+    gun: Option<&str>,
+    query: Option<&str>,
+) -> Result<Response<Body>, ServiceError> {
+    let body = app
+        .service
+        .changefeed(gun, &ChangefeedQuery::parse(query))
+        .await?;
+    Ok(response::json(axum::http::StatusCode::OK, body))
+}
+
+async fn publish(
+    app: &AppState,
+    caller: &Caller,
+    gun: &str,
+    req: Request,
+) -> Result<Response<Body>, ServiceError> {
+    // Declared first, dropped last: a large body's buffers go back to the system on every way
+    // out, rejections included.
+    let mut trim = crate::heap::TrimWhenDone::default();
+    let upload = match Upload::read(req, app.max_body_bytes, app.max_part_bytes).await {
+        Ok(u) => u,
+        Err(e) => {
+            trim.arm_if_large(app.max_body_bytes);
+            return Ok(e.into_response());
+        }
+    };
+    trim.arm_if_large(upload.body_len);
+    app.service.publish(caller, gun, upload.parts).await?;
+    Ok(response::bytes(bytes::Bytes::new()))
+}
+
+async fn server_key(
+    app: &AppState,
+    gun: &str,
+    role: crate::signer::ServerRole,
+    rotate: bool,
+) -> Result<Response<Body>, ServiceError> {
+    let key = app.service.server_key(gun, role, rotate).await?;
+    Ok(response::bytes(crate::service::key_json(&key)))
+}
+
+/// The answer to a refused request: a 401 carries the challenge that tells the client where
+/// to get a token for which scope.
+fn refusal(app: &AppState, parts: &Parts, e: ServiceError) -> Response<Body> {
+    let ServiceError::Unauthorized { scope, denied } = &e else {
+        return e.to_api().into_response();
+    };
+    let realm = match &app.service.auth_config().realm {
+        Some(r) => r.clone(),
+        None => match request_host(parts) {
+            Ok(host) => format!("{}://{host}/oauth2/token", app.scheme),
+            Err(bad_host) => return bad_host.into_response(),
+        },
+    };
+    let challenge = auth::challenge(
+        &realm,
+        &app.service.auth_config().service,
+        scope,
+        denied.challenge_error(),
+    );
+    let mut r = e.to_api().into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(WWW_AUTHENTICATE, v);
+    }
+    r
+}
