@@ -29,7 +29,6 @@ use response::CachePolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// Tunables of the HTTP layer.
@@ -107,16 +106,13 @@ pub fn router(service: Arc<TrustService>, cfg: &HttpConfig, scheme: &'static str
         max_part_bytes: cfg.max_part_bytes,
         cache_policy: CachePolicy::new(cfg.current_max_age, cfg.consistent_max_age),
     }));
-    // Token and admin bodies are small forms and JSON documents.
-    let small_bodies = RequestBodyLimitLayer::new(token::MAX_FORM_BYTES.max(admin::MAX_BODY));
+    // Bodies are bounded where they are read (the upload extractor, the token form, the admin
+    // JSON), so an oversized one is refused in its route's own error envelope.
     Router::new()
         .route("/_notary_server/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
-        .route(
-            "/oauth2/token",
-            get(token::token).post(token::token).layer(small_bodies),
-        )
-        .route("/admin/v1/{*path}", any(admin::admin).layer(small_bodies))
+        .route("/oauth2/token", get(token::token).post(token::token))
+        .route("/admin/v1/{*path}", any(admin::admin))
         .route("/v2/{*path}", any(trust::trust))
         .fallback(trust::trust)
         .method_not_allowed_fallback(trust::trust)
