@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Signet test on a fresh Debian machine: installs the reference implementation
 # (notary, notary-server, notary-signer 0.7), dockerd, the distribution registry, PostgreSQL and MariaDB,
-# then the whole cargo test suite, interop tests included.
+# then checks formatting and clippy and runs the whole cargo test suite, interop tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,9 @@ apt-get install -y -qq --no-install-recommends notary docker.io docker-registry 
   mmdebstrap binutils >/dev/null
 
 export SIGNET_REQUIRE_INTEROP=1   # interop tests fail (not skip) when a reference binary is missing
+# The style the code keeps: formatting and clippy's warnings fail the run.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

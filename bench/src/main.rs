@@ -25,6 +25,9 @@ struct Opts {
     server_args: Vec<String>,
     /// Run only the workloads whose name contains this (quick experiments).
     only: Option<String>,
+    /// A previous `signet-server` build, run beside the current one on SQLite (regressions
+    /// show as the `vs prev` column).
+    baseline_bin: Option<PathBuf>,
 }
 
 fn parse_opts() -> Opts {
@@ -37,6 +40,7 @@ fn parse_opts() -> Opts {
         signet_only: false,
         server_args: Vec::new(),
         only: None,
+        baseline_bin: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -50,6 +54,7 @@ fn parse_opts() -> Opts {
             "--big-tags" => o.big_tags = v.parse().expect("--big-tags N"),
             "--server-arg" => o.server_args.push(v),
             "--only" => o.only = Some(v),
+            "--baseline-bin" => o.baseline_bin = Some(PathBuf::from(v)),
             "--signet-only" => {
                 o.signet_only = true;
                 i += 1;
@@ -122,6 +127,9 @@ fn gun(i: usize) -> String {
 }
 
 const BIG: &str = "example.com/bench-big";
+
+/// The row name of the `--baseline-bin` server.
+const PREVIOUS: &str = "signet-prev sqlite";
 
 /// Signet as a separate process (so its memory can be measured on its own).
 fn start_signet(
@@ -614,6 +622,21 @@ fn main() {
         restartable: false,
         restarts: AtomicU64::new(0),
     });
+    if let Some(prev) = &o.baseline_bin {
+        let (url, ca, proc, dir) = start_signet(prev, None, &[]);
+        targets.push(Target {
+            name: PREVIOUS,
+            url,
+            ca,
+            pid: AtomicU32::new(proc.pid()),
+            keys: BTreeMap::new(),
+            next_version: Mutex::new(BTreeMap::new()),
+            _guards: vec![Box::new(proc), Box::new(dir)],
+            reference: None,
+            restartable: false,
+            restarts: AtomicU64::new(0),
+        });
+    }
     let (url, ca, proc, dir) = start_signet(&o.server_bin, Some(&signet_db), &o.server_args);
     targets.push(Target {
         name: "signet postgres",
@@ -734,7 +757,7 @@ fn main() {
             .unwrap_or(0)
     );
     println!(
-        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12}",
+        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12} {:>9}",
         "workload",
         "server",
         "req/s",
@@ -743,7 +766,8 @@ fn main() {
         "errors",
         "vs notary-mem",
         "vs notary-pg",
-        "vs nginx"
+        "vs nginx",
+        "vs prev"
     );
     let mut by_workload: BTreeMap<&str, Vec<&(String, &str, Measure)>> = BTreeMap::new();
     for r in &results {
@@ -759,6 +783,7 @@ fn main() {
             .find(|r| r.1 == "notary-server postgres")
             .map(|r| r.2.rps);
         let ceil = rows.iter().find(|r| r.1 == "nginx static").map(|r| r.2.rps);
+        let prev = rows.iter().find(|r| r.1 == PREVIOUS).map(|r| r.2.rps);
         for (_, name, m) in rows.iter().map(|r| (&r.0, r.1, &r.2)) {
             let ratio = |b: Option<f64>| {
                 b.filter(|b| *b > 0.0)
@@ -766,7 +791,7 @@ fn main() {
                     .unwrap_or_else(|| "-".into())
             };
             println!(
-                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12}",
+                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9}",
                 w,
                 name,
                 m.rps,
@@ -779,7 +804,12 @@ fn main() {
                 },
                 ratio(base),
                 ratio(base_pg),
-                ratio(ceil)
+                ratio(ceil),
+                if name.starts_with("signet") && name != PREVIOUS {
+                    ratio(prev)
+                } else {
+                    "-".into()
+                }
             );
             let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "repos": o.repos + 1, "duration_s": o.duration});
             writeln!(jsonl, "{line}").unwrap();
