@@ -210,3 +210,78 @@ fn a_client_cache_is_imported_when_the_server_is_gone() {
     assert_eq!(summary["repositories"][0]["gun"], GUN);
     assert_eq!(summary["repositories"][0]["outcome"], "imported");
 }
+
+/// docker 28's cache (`$DOCKER_CONFIG/trust`) of a repository it initialised and inspected at
+/// the reference, imported after the reference is gone: the same client inspects at Signet.
+#[test]
+fn a_docker_cache_is_imported_when_the_server_is_gone() {
+    if !require_binaries(&["docker", "notary-server", "notary-signer"]) {
+        return;
+    }
+    let Some(bin) = signet_server_bin() else {
+        assert!(
+            std::env::var("SIGNET_REQUIRE_INTEROP").is_err(),
+            "signet-server binary not built"
+        );
+        eprintln!("skipping: signet-server binary not built");
+        return;
+    };
+    const REPO: &str = "docker.io/acme/worker";
+    let keys = tempfile::tempdir().unwrap();
+    let reference = NotaryServer::start();
+    let docker = DockerCli::new(&reference.url, Some(&reference.ca_path));
+    docker
+        .run(&[
+            "trust",
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            keys.path().to_str().unwrap(),
+        ])
+        .ok("docker trust key generate");
+    docker
+        .run(&[
+            "trust",
+            "signer",
+            "add",
+            "--key",
+            keys.path().join("alice.pub").to_str().unwrap(),
+            "alice",
+            REPO,
+        ])
+        .ok("docker trust signer add");
+    let inspected = docker
+        .run(&["trust", "inspect", REPO])
+        .ok("docker trust inspect at the reference")
+        .stdout;
+    drop(reference);
+
+    let signet_dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = import(
+        &bin,
+        signet_dir.path(),
+        &[
+            "--from-cache",
+            docker.trust_dir().to_str().unwrap(),
+            "--gun",
+            REPO,
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.starts_with(&format!("imported {REPO}: ")), "{out}");
+    let signet = SignetServer::start_with(signet_dir, Default::default(), vec![]);
+    let moved = docker.moved_to(&signet.url, &signet.ca_path);
+    let at_signet = moved
+        .run(&["trust", "inspect", REPO])
+        .ok("docker trust inspect at Signet")
+        .stdout;
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+    assert_eq!(parse(&at_signet), parse(&inspected));
+    let fresh = DockerCli::new(&signet.url, Some(&signet.ca_path));
+    let first_use = fresh
+        .run(&["trust", "inspect", REPO])
+        .ok("docker trust inspect by a new client")
+        .stdout;
+    assert_eq!(parse(&first_use), parse(&inspected));
+}
