@@ -128,9 +128,6 @@ pub enum RepositoryCmd {
     },
 }
 
-/// What signers and readers do after a reset (printed by the command, quoted in the README).
-pub const AFTER_RESET: &str = "Clients keep their own copy of the old trust data. Signers: remove it (rm -rf ~/.docker/trust/tuf/<gun>, or ~/.notary/tuf/<gun> for notary; private keys stay) and sign again: `docker trust signer add` or `notary init` creates the new root. Readers: remove the same directory before the next pull, because they pinned the old root and refuse the new one.";
-
 #[derive(Subcommand)]
 pub enum RoleCmd {
     Assign(RoleArgs),
@@ -377,7 +374,7 @@ pub fn repository(svc: &AdminService, cmd: &RepositoryCmd) -> Result<String, Str
                 ))?;
             }
             let wiped = svc.reset_repository(gun).map_err(e)?;
-            eprintln!("{}", AFTER_RESET.replace("<gun>", gun));
+            eprintln!("{}", signet_server::tenancy::service::after_reset(gun));
             Ok(pretty(&serde_json::json!({
                 "reset": gun,
                 "trustDataRemoved": wiped,
@@ -411,35 +408,7 @@ pub struct AuditArgs {
     pub until: Option<String>,
 }
 
-/// An instant given as RFC 3339 or as an age before now (`30s`, `90m`, `36h`, `7d`).
-pub fn parse_instant(flag: &str, s: &str) -> Result<time::OffsetDateTime, String> {
-    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        return Ok(t);
-    }
-    let age = parse_duration(s).map_err(|_| {
-        format!("{flag} '{s}' is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor an age such as 90m, 36h or 7d")
-    })?;
-    Ok(time::OffsetDateTime::now_utc() - age)
-}
-
-/// A duration such as `45s`, `90m`, `36h` or `30d`.
-pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
-    let err = || format!("'{s}' is not a duration such as 45s, 90m, 36h or 30d");
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(err()),
-    };
-    n.checked_mul(secs)
-        .filter(|v| *v <= 100 * 365 * 86_400)
-        .map(time::Duration::seconds)
-        .ok_or_else(err)
-}
+pub use signet_server::timespan::{parse_duration, parse_instant};
 
 pub fn audit(svc: &AdminService, args: &AuditArgs) -> Result<String, String> {
     let filter = AuditFilter {

@@ -250,6 +250,13 @@ struct ServeArgs {
     /// Memory for cached current metadata, MiB (0 disables the cache).
     #[arg(long, env = "SIGNET_READ_CACHE_MIB")]
     read_cache_mib: Option<usize>,
+    /// How often the background pass renews server-held metadata and refreshes the expiry
+    /// gauges (e.g. 1h, 10m).
+    #[arg(long, env = "SIGNET_MAINTENANCE_INTERVAL")]
+    maintenance_interval: Option<String>,
+    /// Renew a server-held timestamp or snapshot that expires within this span (e.g. 3d).
+    #[arg(long, env = "SIGNET_RENEW_AHEAD")]
+    renew_ahead: Option<String>,
     /// `iss` of issued tokens (a registry's auth.token.issuer must match).
     #[arg(long, env = "SIGNET_TOKEN_ISSUER")]
     token_issuer: Option<String>,
@@ -297,6 +304,8 @@ struct FileConfig {
     consistent_max_age: Option<u32>,
     max_body_bytes: Option<usize>,
     read_cache_mib: Option<usize>,
+    maintenance_interval: Option<String>,
+    renew_ahead: Option<String>,
     token_issuer: Option<String>,
     token_service: Option<String>,
     token_realm: Option<String>,
@@ -647,8 +656,36 @@ fn build_config(args: ServeArgs) -> Result<(ServeConfig, LogSettings), String> {
             ..defaults.password_checks
         },
     };
+    let maintenance = {
+        let defaults = signet_server::maintenance::MaintenanceConfig::default();
+        let span = |flag: &str, v: Option<String>| {
+            v.map(|s| {
+                signet_server::timespan::parse_duration(&s).map_err(|e| format!("--{flag}: {e}"))
+            })
+            .transpose()
+        };
+        let interval = span(
+            "maintenance-interval",
+            args.maintenance_interval.or(file.maintenance_interval),
+        )?
+        .map(|d| d.unsigned_abs())
+        .unwrap_or(defaults.interval);
+        let renew_ahead = span("renew-ahead", args.renew_ahead.or(file.renew_ahead))?
+            .unwrap_or(defaults.renew_ahead);
+        if interval < std::time::Duration::from_secs(1) {
+            return Err("--maintenance-interval must be at least 1s".into());
+        }
+        if renew_ahead > time::Duration::days(365) {
+            return Err("--renew-ahead must be at most 365d".into());
+        }
+        signet_server::maintenance::MaintenanceConfig {
+            interval,
+            renew_ahead,
+        }
+    };
     Ok((
         ServeConfig {
+            maintenance,
             listen,
             data_dir,
             database,

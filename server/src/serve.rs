@@ -46,6 +46,8 @@ pub struct ServeConfig {
     /// Token service settings; an unset operator credential is generated into
     /// `<data-dir>/operator.token`.
     pub auth: AuthConfig,
+    /// Background renewal ahead of expiry and the expiry gauges.
+    pub maintenance: crate::maintenance::MaintenanceConfig,
 }
 
 #[derive(Debug, Error)]
@@ -238,6 +240,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         signer,
         config: ServiceConfig {
             read_cache_bytes: cfg.http.read_cache_bytes,
+            maintenance: Some(cfg.maintenance.clone()),
         },
         auth,
         token_keys,

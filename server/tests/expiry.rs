@@ -83,3 +83,63 @@ fn expiring_lists_what_runs_out_with_remedies() {
         "signet-server: --within: 'a month' is not a duration such as 45s, 90m, 36h or 30d"
     );
 }
+
+/// The running server renews what it signs ahead of expiry without any read, and shows the
+/// earliest client-signed expiry of each repository in /metrics.
+#[test]
+fn server_renews_ahead_and_exposes_expiry_gauges() {
+    if !require_binaries(&["notary"]) {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    // A renewal margin longer than a timestamp lives: every pass renews every timestamp.
+    let srv = common::serve(
+        &data,
+        &["--maintenance-interval", "1s", "--renew-ahead", "15d"],
+    );
+    let signer = NotaryCli::new(&srv.url, &srv.ca_path);
+    signer.run(&["init", GUN, "-p"]).ok("notary init");
+    let timestamp_version = || -> i64 {
+        let v = cli_json(&data, &["expiring", "--within", "30d", "--json"], "");
+        v["expiring"][0]["version"].as_i64().unwrap()
+    };
+    let first = timestamp_version();
+    common::eventually("a renewal without any read", || {
+        timestamp_version() > first + 1
+    });
+
+    // The gauge: the earliest of what only signers renew (root, targets, the client-held
+    // snapshot, the root certificate), never the timestamp.
+    let all = cli_json(&data, &["expiring", "--within", "4000d", "--json"], "");
+    let earliest = all["expiring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["serverSigned"] == false)
+        .map(|e| {
+            time::OffsetDateTime::parse(
+                e["expires"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+            .unix_timestamp()
+        })
+        .min()
+        .unwrap();
+    let agent = https_agent(&srv.ca_path);
+    let metrics = agent
+        .get(&format!("{}/metrics", srv.url))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "signet_repository_expiry_timestamp_seconds{{gun=\"{GUN}\"}} {earliest}\n"
+        )),
+        "{metrics}"
+    );
+    // Readers see a valid repository throughout.
+    assert!(NotaryCli::new(&srv.url, &srv.ca_path).list(GUN).is_empty());
+}

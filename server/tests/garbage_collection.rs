@@ -133,6 +133,26 @@ fn gc_keeps_what_cached_clients_need() {
     // Nothing left to collect; bad input changes nothing.
     let again = cli_json(data, &["gc", "--keep", "1"], "");
     assert_eq!(again["filesRemoved"], 3, "only v5's predecessors: {again}");
+    // The periodic form: one JSON line per run, until stopped.
+    publish("v6");
+    let mut every = std::process::Command::new(env!("CARGO_BIN_EXE_signet-server"))
+        .args(["gc", "--keep", "1", "--every", "1m", "--data-dir"])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("gc --every");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(every.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let _ = every.kill();
+    let _ = every.wait();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["filesRemoved"], 3, "v6's predecessors: {first}");
+    assert_eq!(reader.list(GUN).len(), 6);
     let bad = cli(Some(data), &["gc", "--keep", "0"], "");
     assert_eq!(bad.status.code(), Some(2));
     assert!(bad.stderr.contains("0 is not in 1.."), "{}", bad.stderr);

@@ -52,6 +52,7 @@ fn set_password_keeps_roles_and_ends_refresh_tokens() {
         );
     }
     let api = AdminClient::new(&srv);
+    let api_admin = AdminClient::new(&srv);
     let scope = format!("repository:{GUN}:push,pull");
     eventually("alice can log in", || {
         api.token(Some(("alice", OLD)), "signet", &scope, "").0 == 200
@@ -152,6 +153,75 @@ fn set_password_keeps_roles_and_ends_refresh_tokens() {
         )]
     );
 
+    // The admin API: PATCH the password (roles kept), the same refusals, filtered audit.
+    for (path, body, status, code) in [
+        (
+            "identities/alice",
+            serde_json::json!({"password": "short"}),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "identities/bob",
+            serde_json::json!({"password": "long-enough-pw"}),
+            404,
+            "NotFound",
+        ),
+        (
+            "identities/alice",
+            serde_json::json!({"password": "long-enough-pw", "kind": "user"}),
+            400,
+            "InvalidRequest",
+        ),
+    ] {
+        let (got, v) = api_admin.call("PATCH", path, Some(body));
+        assert_eq!(
+            (got, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {v}"
+        );
+    }
+    let (status, v) = api_admin.call(
+        "PATCH",
+        "identities/alice",
+        Some(serde_json::json!({"password": "alice-third-password"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["passwordChanged"].as_bool()),
+        (Some("alice"), Some(true))
+    );
+    assert_eq!(v["roles"].as_array().unwrap().len(), 2);
+    eventually("the third password works", || {
+        api.token(
+            Some(("alice", "alice-third-password")),
+            "signet",
+            &scope,
+            "",
+        )
+        .0 == 200
+    });
+    assert_eq!(api.token(Some(("alice", NEW)), "signet", &scope, "").0, 401);
+    let (status, v) = api_admin.call(
+        "GET",
+        "audit?identity=alice&action=identity.set-password",
+        None,
+    );
+    assert_eq!(status, 200);
+    let changes: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes.len(), 2, "{v}");
+    assert_eq!(changes[0], "admin-api");
+    let (status, v) = api_admin.call("GET", "audit?since=yesterday", None);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("InvalidRequest"))
+    );
+
     // Audit filters.
     let actions = |args: &[&str]| -> Vec<String> {
         let mut full = vec!["audit"];
@@ -172,6 +242,7 @@ fn set_password_keeps_roles_and_ends_refresh_tokens() {
     assert_eq!(
         actions(&["--identity", "alice"]),
         [
+            "identity.set-password alice",
             "identity.set-password alice",
             "role.assign contoso",
             "role.assign contoso",
@@ -195,7 +266,7 @@ fn set_password_keeps_roles_and_ends_refresh_tokens() {
         actions(&["--identity", "alice", "--limit", "1"]),
         ["identity.set-password alice"]
     );
-    assert_eq!(actions(&["--since", "1h"]).len(), 6);
+    assert_eq!(actions(&["--since", "1h"]).len(), 7);
     assert!(actions(&["--until", "2000-01-01T00:00:00Z"]).is_empty());
     assert!(actions(&["--identity", "nobody"]).is_empty());
     for (args, message) in [

@@ -117,12 +117,47 @@ fn reset_lets_a_repository_start_over_with_a_new_root() {
         )]
     );
 
-    // Audited once (the refused and failed attempts left nothing).
+    // The same reset over the admin API, on the other repository.
+    let api = signet_interop::admin::AdminClient::new(&srv);
+    let (status, v) = api.call("DELETE", &format!("repositories/{KEPT}/trust-data"), None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "reset": KEPT,
+            "trustDataRemoved": {"files": 7, "repositories": 1},
+            "serverKeysRemoved": 1,
+            "next": signet_server::tenancy::service::after_reset(KEPT),
+        })
+    );
+    let (status, v) = api.call("DELETE", &format!("repositories/{KEPT}/trust-data"), None);
+    assert_eq!(status, 404);
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {"code": "NotFound", "message": format!("repository with trust data '{KEPT}' not found")}})
+    );
+    let (status, v) = api.call("DELETE", "repositories/example.com/a%20b/trust-data", None);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("InvalidRequest"))
+    );
+    common::eventually("the API reset reached the cache", || {
+        matches!(
+            agent
+                .get(&format!("{}/v2/{KEPT}/_trust/tuf/root.json", srv.url))
+                .call(),
+            Err(ureq::Error::Status(404, _))
+        )
+    });
+
+    // Audited once each (the refused and failed attempts left nothing).
     let audit = cli(data, &["audit", "--action", "repository"], "");
     let entries: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
     let entries = entries.as_array().unwrap();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!(entries[0]["action"], "repository.reset");
-    assert_eq!(entries[0]["target"], LOST);
-    assert_eq!(entries[0]["detail"]["files"], 7);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["actor"], "admin-api");
+    assert_eq!(entries[0]["target"], KEPT);
+    assert_eq!(entries[1]["action"], "repository.reset");
+    assert_eq!(entries[1]["target"], LOST);
+    assert_eq!(entries[1]["detail"]["files"], 7);
 }

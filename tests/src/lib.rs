@@ -406,6 +406,7 @@ impl SignetServer {
             http,
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
             auth,
+            maintenance: Default::default(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();

@@ -5,7 +5,7 @@
 use super::extract::bearer;
 use super::response::labelled;
 use super::AppState;
-use crate::tenancy::service::{RegistrySpec, RegistryUpdate};
+use crate::tenancy::service::{after_reset, AuditFilter, RegistrySpec, RegistryUpdate};
 use crate::tenancy::{AdminError, AdminService, IdentityKind, Role, RoleAssignment};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -52,6 +52,13 @@ struct IdentityBody {
     name: String,
     #[serde(default)]
     kind: Option<String>,
+    password: String,
+}
+
+/// `PATCH identities/<name>`: a new password (roles stay).
+#[derive(Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
     password: String,
 }
 
@@ -243,9 +250,45 @@ fn dispatch(
             let limit = query_param(query, "limit")
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(100);
+            let instant = |name: &str| {
+                query_param(query, name)
+                    .map(|v| crate::timespan::parse_instant(name, &v).map_err(AdminError::Invalid))
+                    .transpose()
+            };
+            let filter = AuditFilter {
+                registry: query_param(query, "registry"),
+                identity: query_param(query, "identity"),
+                action: query_param(query, "action"),
+                since: instant("since")?,
+                until: instant("until")?,
+            };
             Ok((
                 200,
-                serde_json::to_value(svc.audit(limit)?).unwrap_or_default(),
+                serde_json::to_value(svc.audit_filtered(&filter, limit)?).unwrap_or_default(),
+            ))
+        }
+        (&Method::PATCH, ["identities", name]) => {
+            let b: PasswordBody = parse(body)?;
+            let identity = svc.set_password(name, &b.password)?;
+            let mut v = identity.view();
+            v["passwordChanged"] = true.into();
+            v["roles"] =
+                serde_json::to_value(svc.list_roles(None, Some(name))?).unwrap_or_default();
+            Ok((200, v))
+        }
+        // A GUN has slashes: everything between `repositories/` and `/trust-data`.
+        (&Method::DELETE, ["repositories", gun @ .., "trust-data"]) if !gun.is_empty() => {
+            let gun = gun.join("/");
+            let (_, keys) = svc.repository_holdings(&gun)?;
+            let wiped = svc.reset_repository(&gun)?;
+            Ok((
+                200,
+                json!({
+                    "reset": gun,
+                    "trustDataRemoved": wiped,
+                    "serverKeysRemoved": keys,
+                    "next": after_reset(&gun),
+                }),
             ))
         }
         _ => Err(not_found()),

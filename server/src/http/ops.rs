@@ -26,6 +26,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response<Body> {
         limit,
         repositories,
     ));
+    text.push_str(&app.service.expiry_gauges());
     let mut r = response::bytes(text);
     r.headers_mut().insert(
         CONTENT_TYPE,

@@ -36,6 +36,9 @@ use std::sync::Arc;
 pub struct ServiceConfig {
     /// Budget of the in-memory cache of current metadata, bytes; 0 disables it.
     pub read_cache_bytes: usize,
+    /// The background pass renewing server-held metadata ahead of expiry and refreshing
+    /// the expiry gauges; `None` runs none.
+    pub maintenance: Option<crate::maintenance::MaintenanceConfig>,
 }
 
 /// Everything a [`TrustService`] is built from.
@@ -65,6 +68,8 @@ pub struct TrustService {
     /// Stored roots already validated, so a publish does not re-check the root's signatures
     /// and certificates every time.
     validated_roots: ValidatedRoots,
+    /// The per-repository expiry gauges of the last maintenance pass.
+    expiry_gauges: Arc<crate::maintenance::ExpiryGauges>,
 }
 
 /// How often the configuration generation is checked for changes made by the admin CLI or
@@ -75,6 +80,11 @@ impl TrustService {
     /// Builds the service. Inside a tokio runtime it also starts watching for configuration
     /// changes (a poll of the generation) and, on a shared database, for other instances'
     /// changes (dropping what it cached of them).
+    /// `/metrics` text of the per-repository expiry gauge (from the last maintenance pass).
+    pub fn expiry_gauges(&self) -> String {
+        self.expiry_gauges.render()
+    }
+
     pub fn new(parts: ServiceParts) -> Arc<Self> {
         let ServiceParts {
             store,
@@ -84,7 +94,12 @@ impl TrustService {
             token_keys,
             tenancy,
         } = parts;
+        let expiry_gauges = match config.maintenance {
+            Some(m) => crate::maintenance::spawn(store.clone(), signer.clone(), m),
+            None => Arc::default(),
+        };
         let service = Arc::new(TrustService {
+            expiry_gauges,
             store,
             signer,
             cache: ReadCache::new(config.read_cache_bytes),

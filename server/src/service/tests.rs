@@ -34,6 +34,7 @@ fn fixture() -> Fixture {
         signer,
         config: ServiceConfig {
             read_cache_bytes: 1 << 20,
+            maintenance: None,
         },
         auth: AuthConfig::default(),
         token_keys,

@@ -58,3 +58,45 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// `signet-server serve` as a child process on a free loopback port of `data_dir`, with
+/// extra arguments; killed when dropped.
+pub struct ServeProcess {
+    pub url: String,
+    pub ca_path: std::path::PathBuf,
+    _proc: signet_interop::Proc,
+}
+
+pub fn serve(data_dir: &Path, extra: &[&str]) -> ServeProcess {
+    let port = signet_interop::free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signet-server"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .env("SIGNET_SIGNER_PASSPHRASE", "serve-process-pass");
+    let proc = signet_interop::Proc::spawn(
+        "signet-server",
+        &mut cmd,
+        data_dir.with_extension("serve.log"),
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    let ca_path = data_dir.join("tls/ca.crt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&proc.log)
+        .unwrap_or_default()
+        .contains(&format!("listening on {url}"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "signet-server did not start:\n{}",
+            proc.log_tail()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    ServeProcess {
+        url,
+        ca_path,
+        _proc: proc,
+    }
+}
