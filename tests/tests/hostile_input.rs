@@ -598,6 +598,41 @@ fn hostile_requests_to_the_trust_routes_change_nothing() {
         400,
         "MALFORMED_UPLOAD",
     ));
+    // The token realm is built from the Host: one, well formed, or nothing is done.
+    for (name, bytes) in [
+        (
+            "no Host",
+            b"GET /v2/ HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "two Hosts",
+            b"GET /v2/ HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "a quote in the Host",
+            b"GET /v2/ HTTP/1.1\r\nHost: evil\",realm=\"x\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "a space in the Host",
+            b"GET /v2/ HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "a port out of range",
+            b"GET /v2/ HTTP/1.1\r\nHost: a:70000\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "a publish without Host",
+            b"POST /v2/x/_trust/tuf/ HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_vec(),
+        ),
+    ] {
+        cases.push(case(
+            format!("http: {name}"),
+            bytes,
+            400,
+            "INVALID_PARAMETERS",
+        ));
+    }
     let many_headers: Vec<(String, String)> =
         (0..200).map(|i| (format!("X-H{i}"), "v".into())).collect();
     let many: Vec<(&str, &str)> = many_headers

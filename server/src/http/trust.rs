@@ -79,7 +79,12 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         .authorize(Some(gun), op.need(), bearer(&parts.headers))
     {
         Ok(c) => c,
-        Err(e) => return labelled("denied", refusal(&app, &parts, e)),
+        Err(e) => {
+            if matches!(op, TrustOp::Publish) {
+                drain_refused_upload(body).await;
+            }
+            return labelled("denied", refusal(&app, &parts, e));
+        }
     };
     let gzip_ok = AcceptsGzip::of(&parts.headers);
     let (route, result) = match op {
@@ -198,6 +203,18 @@ async fn server_key(
 ) -> Result<Response<Body>, ServiceError> {
     let key = app.service.server_key(gun, role, rotate).await?;
     Ok(response::bytes(crate::service::key_json(&key)))
+}
+
+/// Reads (and drops) a refused upload's body, up to a bound: a client still sending it when the
+/// answer comes and the connection closes sees a broken pipe instead of the 401 that tells it
+/// to get a token.
+async fn drain_refused_upload(body: Body) {
+    const DRAIN_LIMIT: usize = 1 << 20;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        axum::body::to_bytes(body, DRAIN_LIMIT),
+    )
+    .await;
 }
 
 /// The answer to a refused request: a 401 carries the challenge that tells the client where
