@@ -38,3 +38,4 @@ pub mod timespan;
 pub mod tls;
 pub mod token;
 pub mod update;
+pub mod validated_roots;

@@ -2,7 +2,6 @@
 //! server-generated snapshot and timestamp. Nothing here writes: the caller stores the rows
 //! this returns in one transaction.
 
-use crate::clock_map::ClockMap;
 use crate::signer::{ServerRole, Signer, SignerError};
 use crate::store::{MetaReader, NewMeta, StoreError};
 use signet_tuf::role_name::{self, ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
@@ -17,6 +16,8 @@ use time::{Duration, OffsetDateTime};
 
 /// Server-generated expiries (notary-server defaults).
 pub const SNAPSHOT_EXPIRY: Duration = Duration::days(3 * 365);
+pub use crate::validated_roots::{ValidatedRoots, VALIDATED_ROOTS_CAP};
+
 pub const TIMESTAMP_EXPIRY: Duration = Duration::days(14);
 /// A timestamp this close to expiry is renewed on the next read, before clients see it lapse.
 pub const TIMESTAMP_RENEW_MARGIN: Duration = Duration::days(1);
@@ -354,55 +355,6 @@ pub fn plan_update(
         bytes: ts_bytes,
     });
     Ok(rows)
-}
-
-/// About 100 bytes per entry plus the GUN.
-pub const VALIDATED_ROOTS_CAP: usize = 4096;
-
-/// Stored roots already validated: GUN → (SHA-256 of the root bytes, valid until). A root is
-/// re-checked at most once a minute and never past its earliest certificate expiry, so an
-/// expired root certificate still stops every push, as in the reference (§2.1). Bounded to
-/// the [`VALIDATED_ROOTS_CAP`] repositories most recently published to; a root evicted is
-/// simply validated again. Owned by the trust service (one per server), so two servers in one
-/// process (tests, two instances) never share what they validated.
-pub struct ValidatedRoots {
-    map: std::sync::Mutex<ClockMap<String, ([u8; 32], OffsetDateTime)>>,
-    cap: usize,
-}
-
-impl Default for ValidatedRoots {
-    fn default() -> Self {
-        ValidatedRoots::new(VALIDATED_ROOTS_CAP)
-    }
-}
-
-impl ValidatedRoots {
-    pub fn new(cap: usize) -> Self {
-        ValidatedRoots {
-            map: std::sync::Mutex::new(ClockMap::new()),
-            cap,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClockMap<String, ([u8; 32], OffsetDateTime)>> {
-        // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether the root with this digest was validated for `gun` and is still within its
-    /// re-check time.
-    fn is_valid(&self, gun: &str, digest: &[u8; 32], now: OffsetDateTime) -> bool {
-        self.lock()
-            .get(gun)
-            .is_some_and(|(d, until)| d == digest && now < *until)
-    }
-
-    fn record(&self, gun: &str, digest: [u8; 32], until: OffsetDateTime) {
-        let evicted = self
-            .lock()
-            .insert_capped(gun.to_string(), (digest, until), self.cap);
-        drop(evicted);
-    }
 }
 
 fn validate_stored_root(

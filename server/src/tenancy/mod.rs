@@ -1,8 +1,12 @@
 //! Registries as tenants: the model, its persistence as tenancy rows, and the admin service
 //! that changes it (used by both the `signet-server` admin commands and `/admin/v1/`).
 
+mod audit_filter;
+mod error;
 pub mod model;
+mod names;
 pub mod service;
+mod spec;
 
 pub use model::{
     IdentityKind, Principal, Registry, Role, RoleAssignment, Sku, Tenancy, TrustAccess,

@@ -2,125 +2,20 @@
 //! is checked against the managed-registry rules, applied in one transaction with its audit
 //! record, and retried if the configuration changed underneath (another process or instance).
 
+pub use super::audit_filter::AuditFilter;
+pub use super::error::AdminError;
 use super::model::{Identity, IdentityKind, Registry, Role, RoleAssignment, Sku, TrustPolicy};
+use super::names::{
+    check_gun, check_identity_name, check_login_server, check_registry_name, check_repository,
+    check_secret, generate_password, parse_sku, scope_name,
+};
+pub use super::spec::{RegistryOutcome, RegistrySpec, RegistryUpdate};
 use super::{hash_secret, Tenancy, KIND_ASSIGNMENT, KIND_IDENTITY, KIND_REGISTRY};
 use crate::store::{
-    Applied, AuditQuery, AuditRecord, StoreError, TenancyChange, TenancyRow, TenancyStore,
-    TrustWipe, Wiped,
+    Applied, AuditQuery, AuditRecord, TenancyChange, TenancyRow, TenancyStore, TrustWipe, Wiped,
 };
 use std::sync::Arc;
-use thiserror::Error;
 use time::OffsetDateTime;
-
-/// Why an admin request was refused. `code()` is the stable machine-readable name.
-#[derive(Debug, Error)]
-pub enum AdminError {
-    #[error("{what} '{name}' not found")]
-    NotFound { what: &'static str, name: String },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("Policies are only supported for managed registries in Premium SKU.")]
-    PremiumRequired,
-    #[error("registry '{0}' has content trust enabled: Policies are only supported for managed registries in Premium SKU. Disable content trust before changing the SKU.")]
-    DowngradeWithTrust(String),
-    #[error("Content trust is not supported when encryption with a customer-managed key is enabled on registry '{0}'.")]
-    BlockedForEncryptionEnabledRegistry(String),
-    #[error("encryption with a customer-managed key can only be chosen when a registry is created and can never be removed")]
-    EncryptionImmutable,
-    #[error("the admin user of registry '{0}' can never be granted signing (AcrImageSigner); assign roles to users or service principals")]
-    AdminCannotSign(String),
-    #[error("the admin user of registry '{0}' cannot be assigned roles: it already has pull, push and delete on its registry, and never signing")]
-    AdminNoRoles(String),
-    #[error("the configuration kept changing underneath; try again")]
-    Busy,
-    #[error("storage: {0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl AdminError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            AdminError::NotFound { .. } => "NotFound",
-            AdminError::Conflict(_) => "Conflict",
-            AdminError::Invalid(_) => "InvalidRequest",
-            AdminError::PremiumRequired | AdminError::DowngradeWithTrust(_) => {
-                "PolicyNotSupportedForSku"
-            }
-            AdminError::BlockedForEncryptionEnabledRegistry(_) => {
-                "BlockedForEncryptionEnabledRegistry"
-            }
-            AdminError::EncryptionImmutable => "EncryptionImmutable",
-            AdminError::AdminCannotSign(_) => "AdminUserCannotSign",
-            AdminError::AdminNoRoles(_) => "AdminUserNoRoles",
-            AdminError::Busy => "Busy",
-            AdminError::Store(_) | AdminError::Internal(_) => "InternalError",
-        }
-    }
-
-    /// HTTP status for the admin API.
-    pub fn status(&self) -> u16 {
-        match self {
-            AdminError::NotFound { .. } => 404,
-            AdminError::Conflict(_) | AdminError::Busy => 409,
-            AdminError::Store(_) | AdminError::Internal(_) => 500,
-            _ => 400,
-        }
-    }
-}
-
-/// A new registry as the operator describes it.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RegistrySpec {
-    pub name: String,
-    pub login_server: String,
-    pub sku: String,
-    #[serde(default)]
-    pub cmk_key_id: Option<String>,
-    #[serde(default)]
-    pub admin_user_enabled: bool,
-    #[serde(default)]
-    pub anonymous_pull_enabled: bool,
-}
-
-/// Changes to an existing registry; absent fields stay as they are.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RegistryUpdate {
-    pub sku: Option<String>,
-    pub admin_user_enabled: Option<bool>,
-    pub anonymous_pull_enabled: Option<bool>,
-    /// Refused: encryption is fixed at creation. Accepted here only to say so clearly.
-    pub cmk_key_id: Option<String>,
-    /// Generate a new admin password (admin user must be or become enabled).
-    #[serde(default)]
-    pub regenerate_admin_password: bool,
-}
-
-/// A registry as created or updated, with the admin password when one was just generated
-/// (shown once, stored only as a hash).
-#[derive(Debug)]
-pub struct RegistryOutcome {
-    pub registry: Registry,
-    pub admin_password: Option<String>,
-}
-
-impl RegistryOutcome {
-    pub fn view(&self) -> serde_json::Value {
-        let mut v = self.registry.view();
-        if let (Some(p), Some(obj)) = (&self.admin_password, v.as_object_mut()) {
-            obj.insert(
-                "adminCredentials".into(),
-                serde_json::json!({"username": self.registry.name, "password": p}),
-            );
-        }
-        v
-    }
-}
 
 pub struct AdminService {
     store: Arc<dyn TenancyStore>,
@@ -176,104 +71,6 @@ struct Plan<T> {
     target: String,
     detail: serde_json::Value,
     result: T,
-}
-
-/// Registry names as a managed registry has them: 5–50 letters and digits.
-fn check_registry_name(name: &str) -> Result<(), AdminError> {
-    if (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(format!(
-            "registry name '{name}' must be 5-50 letters and digits"
-        )))
-    }
-}
-
-/// A login server: a DNS name or IPv4 address, optionally with a port (the host part of a GUN).
-fn check_login_server(host: &str) -> Result<String, AdminError> {
-    let host = host.to_ascii_lowercase();
-    let (name, port) = match host.rsplit_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (host.as_str(), None),
-    };
-    let name_ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
-    if name_ok && port_ok {
-        Ok(host)
-    } else {
-        Err(AdminError::Invalid(format!(
-            "login server '{host}' must be a host name or address with an optional :port"
-        )))
-    }
-}
-
-fn check_identity_name(name: &str) -> Result<(), AdminError> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(format!(
-            "identity name '{name}' must be 1-128 letters, digits and . _ - @, starting with a letter or digit"
-        )))
-    }
-}
-
-/// Repository paths as docker names them: lowercase components separated by '/'.
-fn check_repository(repo: &str) -> Result<(), AdminError> {
-    let ok = !repo.is_empty()
-        && repo.len() <= 255
-        && repo.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(format!(
-            "repository '{repo}' must be lowercase path components (a-z 0-9 . _ -) separated by '/'"
-        )))
-    }
-}
-
-fn check_secret(secret: &str) -> Result<(), AdminError> {
-    if secret.chars().count() < 8 {
-        return Err(AdminError::Invalid(
-            "password must be at least 8 characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn generate_password() -> String {
-    let mut raw = [0u8; 24];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn parse_sku(s: &str) -> Result<Sku, AdminError> {
-    Sku::parse(s).ok_or_else(|| {
-        AdminError::Invalid(format!("SKU '{s}' is not one of Basic, Standard, Premium"))
-    })
 }
 
 impl AdminService {
@@ -803,69 +600,6 @@ pub fn after_reset(gun: &str) -> String {
     format!(
         "Clients keep their own copy of the old trust data. Signers: remove it (rm -rf ~/.docker/trust/tuf/{gun}, or ~/.notary/tuf/{gun} for notary; private keys stay) and sign again: `docker trust signer add` or `notary init` creates the new root. Readers: remove the same directory before the next pull, because they pinned the old root and refuse the new one."
     )
-}
-
-/// Which audit records to show; every field that is set must match.
-#[derive(Clone, Debug, Default)]
-pub struct AuditFilter {
-    /// Records about this registry: its own changes, role changes on it, repository
-    /// resets under it.
-    pub registry: Option<String>,
-    /// Records about this identity: its own changes and the roles it was given or lost.
-    pub identity: Option<String>,
-    /// An action (`role.assign`) or a family (`role`).
-    pub action: Option<String>,
-    pub since: Option<OffsetDateTime>,
-    pub until: Option<OffsetDateTime>,
-}
-
-impl AuditFilter {
-    fn matches(&self, r: &AuditRecord) -> bool {
-        let family = r.action.split('.').next().unwrap_or("");
-        let registry = match family {
-            "registry" | "content-trust" => Some(r.target.as_str()),
-            _ => r.detail.get("registry").and_then(|v| v.as_str()),
-        };
-        let identity = match family {
-            "identity" => Some(r.target.as_str()),
-            _ => r.detail.get("identity").and_then(|v| v.as_str()),
-        };
-        self.registry
-            .as_deref()
-            .is_none_or(|want| registry == Some(want))
-            && self
-                .identity
-                .as_deref()
-                .is_none_or(|want| identity == Some(want))
-    }
-}
-
-/// A GUN as the trust routes accept it: no empty or dot segments, no control characters
-/// or whitespace, at most 255 bytes.
-fn check_gun(gun: &str) -> Result<(), AdminError> {
-    let bad = gun.is_empty()
-        || gun.len() > 255
-        || gun.contains('*')
-        || gun
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-        || gun
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
-    if bad {
-        return Err(AdminError::Invalid(format!(
-            "'{gun}' is not a repository name (GUN) such as registry.example.com/team/app"
-        )));
-    }
-    Ok(())
-}
-
-/// `registry` or `registry/repository`, for messages and the audit target.
-fn scope_name(a: &RoleAssignment) -> String {
-    match &a.repository {
-        Some(r) => format!("{}/{r}", a.registry),
-        None => a.registry.clone(),
-    }
 }
 
 #[cfg(test)]
