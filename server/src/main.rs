@@ -155,6 +155,7 @@ enum Command {
     /// Print a shell completion script (e.g. signet-server completion bash >
     /// /etc/bash_completion.d/signet-server).
     Completion {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },

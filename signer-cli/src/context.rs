@@ -98,3 +98,20 @@ impl Context {
         )?))
     }
 }
+
+/// `30`, `30s`, `2m`: whole seconds or minutes, at least one second.
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.strip_suffix('s') {
+        Some(d) => (d, 1),
+        None => match s.strip_suffix('m') {
+            Some(d) => (d, 60),
+            None => (s, 1),
+        },
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n * unit)),
+        _ => Err(format!(
+            "{s:?} is not a timeout: use seconds or minutes such as 30s or 2m"
+        )),
+    }
+}

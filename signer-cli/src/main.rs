@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use signet_cli::commands::{
     cosign, forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
 };
+use signet_cli::context::parse_timeout;
 use signet_cli::docker_daemon::DockerCli;
 use signet_cli::docker_plugin;
 use signet_cli::image_ref;
@@ -59,23 +60,6 @@ struct Global {
     /// How long to wait to connect to a server and for each read or write (e.g. 30s, 2m, 45).
     #[arg(long, global = true, default_value = "30s", value_parser = parse_timeout)]
     timeout: std::time::Duration,
-}
-
-/// `30`, `30s`, `2m`: whole seconds or minutes, at least one second.
-fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
-    let (digits, unit) = match s.strip_suffix('s') {
-        Some(d) => (d, 1),
-        None => match s.strip_suffix('m') {
-            Some(d) => (d, 60),
-            None => (s, 1),
-        },
-    };
-    match digits.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n * unit)),
-        _ => Err(format!(
-            "{s:?} is not a timeout: use seconds or minutes such as 30s or 2m"
-        )),
-    }
 }
 
 #[derive(Subcommand)]
@@ -166,6 +150,7 @@ enum Command {
     /// Print a shell completion script (e.g. signet completion bash >
     /// /etc/bash_completion.d/signet).
     Completion {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },

@@ -104,6 +104,27 @@ fn valid_host(h: &str) -> bool {
     port_ok && name_ok
 }
 
+/// Reads and drops a body that will not be used, after the answer has gone out: a client
+/// still sending it when the answer comes would otherwise see the connection reset (a
+/// broken pipe) instead of the answer. Bounded in bytes and time.
+pub fn discard_in_background(body: Body) {
+    const DISCARD_BYTES: usize = 16 << 20;
+    const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut seen = 0usize;
+        let _ = tokio::time::timeout(DISCARD_TIME, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len());
+                if seen > DISCARD_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
+
 /// The parts of a publish's multipart body, and the body's size.
 pub struct Upload {
     pub parts: Vec<Part>,
@@ -132,6 +153,7 @@ impl Upload {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max_body as u64) {
+            discard_in_background(req.into_body());
             return Err(ApiError::new(ErrorCode::PayloadTooLarge));
         }
         let body = match Limited::new(req.into_body(), max_body).collect().await {

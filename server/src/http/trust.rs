@@ -1,7 +1,7 @@
 //! The Notary v1 trust routes (protocol reference §1): `/v2/`, the changefeeds and everything
 //! under `/v2/<gun>/_trust/`, parsed by [`names`] and answered by the trust service.
 
-use super::extract::{bearer, request_host, AcceptsGzip, Upload};
+use super::extract::{bearer, discard_in_background, request_host, AcceptsGzip, Upload};
 use super::response::{self, labelled, ActorLabel, GunLabel};
 use super::AppState;
 use crate::api_error::ApiError;
@@ -81,7 +81,7 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         Ok(c) => c,
         Err(e) => {
             if matches!(op, TrustOp::Publish) {
-                drain_refused_upload(body).await;
+                discard_in_background(body);
             }
             return labelled("denied", refusal(&app, &parts, e));
         }
@@ -203,18 +203,6 @@ async fn server_key(
 ) -> Result<Response<Body>, ServiceError> {
     let key = app.service.server_key(gun, role, rotate).await?;
     Ok(response::bytes(crate::service::key_json(&key)))
-}
-
-/// Reads (and drops) a refused upload's body, up to a bound: a client still sending it when the
-/// answer comes and the connection closes sees a broken pipe instead of the 401 that tells it
-/// to get a token.
-async fn drain_refused_upload(body: Body) {
-    const DRAIN_LIMIT: usize = 1 << 20;
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        axum::body::to_bytes(body, DRAIN_LIMIT),
-    )
-    .await;
 }
 
 /// The answer to a refused request: a 401 carries the challenge that tells the client where

@@ -9,7 +9,7 @@ use super::names::{
     check_gun, check_identity_name, check_login_server, check_registry_name, check_repository,
     check_secret, generate_password, parse_sku, scope_name,
 };
-pub use super::spec::{RegistryOutcome, RegistrySpec, RegistryUpdate};
+pub use super::spec::{after_reset, RegistryOutcome, RegistrySpec, RegistryUpdate};
 use super::{hash_secret, Tenancy, KIND_ASSIGNMENT, KIND_IDENTITY, KIND_REGISTRY};
 use crate::store::{
     Applied, AuditQuery, AuditRecord, TenancyChange, TenancyRow, TenancyStore, TrustWipe, Wiped,
@@ -592,14 +592,6 @@ impl AdminService {
         })?;
         Ok(identity)
     }
-}
-
-/// What signers and readers do after a repository reset (the CLI prints it, the admin API
-/// returns it, the README quotes it).
-pub fn after_reset(gun: &str) -> String {
-    format!(
-        "Clients keep their own copy of the old trust data. Signers: remove it (rm -rf ~/.docker/trust/tuf/{gun}, or ~/.notary/tuf/{gun} for notary; private keys stay) and sign again: `docker trust signer add` or `notary init` creates the new root. Readers: remove the same directory before the next pull, because they pinned the old root and refuse the new one."
-    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! What the admin surfaces send to create or change a registry, and what they get back.
+//! What the admin surfaces send to create or change a registry, and what they get back
+//! (including what clients do after a repository reset).
 
 use super::model::Registry;
 
@@ -50,4 +51,12 @@ impl RegistryOutcome {
         }
         v
     }
+}
+
+/// What signers and readers do after a repository reset (the CLI prints it, the admin API
+/// returns it, the README quotes it).
+pub fn after_reset(gun: &str) -> String {
+    format!(
+        "Clients keep their own copy of the old trust data. Signers: remove it (rm -rf ~/.docker/trust/tuf/{gun}, or ~/.notary/tuf/{gun} for notary; private keys stay) and sign again: `docker trust signer add` or `notary init` creates the new root. Readers: remove the same directory before the next pull, because they pinned the old root and refuse the new one."
+    )
 }

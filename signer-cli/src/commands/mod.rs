@@ -7,6 +7,7 @@ pub mod cosign;
 pub mod forget;
 pub mod inspect;
 pub mod key;
+mod key_backup;
 pub mod pull;
 pub mod push;
 pub mod revoke;
