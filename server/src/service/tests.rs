@@ -56,6 +56,25 @@ fn part(role: &str, body: Vec<u8>) -> Part {
 }
 
 impl Fixture {
+    /// Registry `contoso` for [`LOGIN_SERVER`], Premium, content trust on: the server now
+    /// requires tokens.
+    fn premium_registry_with_content_trust(&self) {
+        let admin = self.service.admin("test");
+        tokio::task::block_in_place(|| {
+            admin
+                .create_registry(&RegistrySpec {
+                    name: "contoso".into(),
+                    login_server: LOGIN_SERVER.into(),
+                    sku: "Premium".into(),
+                    cmk_key_id: None,
+                    admin_user_enabled: false,
+                    anonymous_pull_enabled: false,
+                })
+                .unwrap();
+            admin.set_content_trust("contoso", true).unwrap();
+        });
+    }
+
     fn open_caller(&self) -> Caller {
         Caller {
             actor: None,
@@ -248,20 +267,7 @@ async fn parts_must_be_named_after_roles_and_be_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_that_commits_after_content_trust_was_disabled_is_undone() {
     let f = fixture();
-    let admin = f.service.admin("test");
-    tokio::task::block_in_place(|| {
-        admin
-            .create_registry(&RegistrySpec {
-                name: "contoso".into(),
-                login_server: LOGIN_SERVER.into(),
-                sku: "Premium".into(),
-                cmk_key_id: None,
-                admin_user_enabled: false,
-                anonymous_pull_enabled: false,
-            })
-            .unwrap();
-        admin.set_content_trust("contoso", true).unwrap();
-    });
+    f.premium_registry_with_content_trust();
     // Authorised while content trust is on...
     let caller = Caller {
         actor: Some("alice".into()),
@@ -401,20 +407,7 @@ async fn delete_removes_every_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_checked_by_the_access_decision() {
     let f = fixture();
-    let admin = f.service.admin("test");
-    tokio::task::block_in_place(|| {
-        admin
-            .create_registry(&RegistrySpec {
-                name: "contoso".into(),
-                login_server: LOGIN_SERVER.into(),
-                sku: "Premium".into(),
-                cmk_key_id: None,
-                admin_user_enabled: false,
-                anonymous_pull_enabled: false,
-            })
-            .unwrap();
-        admin.set_content_trust("contoso", true).unwrap();
-    });
+    f.premium_registry_with_content_trust();
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let token = |actions: &[&str]| {
         let claims = crate::auth::access_claims(
