@@ -53,11 +53,10 @@ impl TrustOp {
 
 /// `/v2/{*path}` and every path no other route takes.
 pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> {
-    let Some(path) = percent_encoding::percent_decode_str(req.uri().path())
-        .decode_utf8()
-        .ok()
-        .map(|p| p.into_owned())
-    else {
+    // The URI is shared bytes (a clone is a reference count) and a path without escapes
+    // decodes to itself, so the common read copies nothing.
+    let uri = req.uri().clone();
+    let Ok(path) = percent_encoding::percent_decode_str(uri.path()).decode_utf8() else {
         return labelled("other", ApiError::not_found().into_response());
     };
     let Some((gun, tail)) = path
