@@ -39,6 +39,10 @@ impl Expiry {
             return "renewed by the server".into();
         }
         match self.what.as_str() {
+            "timestamp" => format!(
+                "imported with another server's timestamp key, served read-only until then: the root key holder hands it over (signet migrate {} --from <old server URL>)",
+                self.gun
+            ),
             "root" | "root certificate" => format!(
                 "the root key holder re-signs: notary key rotate {} root (or signet key rotate {} root)",
                 self.gun, self.gun
@@ -211,6 +215,37 @@ pub fn renew_due(
     Ok(done)
 }
 
+/// The expiry of a timestamp signed by another server's key (an import awaiting its
+/// handover): after it, clients refuse the repository until the handover or a reset.
+pub fn foreign_timestamp(list: &[Expiry]) -> Option<OffsetDateTime> {
+    list.iter()
+        .find(|e| e.what == "timestamp" && !e.server_signed)
+        .map(|e| e.expires)
+}
+
+fn label(gun: &str) -> String {
+    // Label values escape backslash, quote and newline (Prometheus text format).
+    gun.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Prometheus text for the gauge of the repositories imported with another server's
+/// timestamp key (one line each).
+pub fn render_foreign_metrics(per_repository: &[(String, OffsetDateTime)]) -> String {
+    let mut out = String::from(
+        "# HELP signet_repository_foreign_timestamp_expiry_timestamp_seconds Expiry of the timestamp of a repository imported with another server's timestamp key, served read-only until its root key holder hands it over.\n# TYPE signet_repository_foreign_timestamp_expiry_timestamp_seconds gauge\n",
+    );
+    for (gun, t) in per_repository {
+        out.push_str(&format!(
+            "signet_repository_foreign_timestamp_expiry_timestamp_seconds{{gun=\"{}\"}} {}\n",
+            label(gun),
+            t.unix_timestamp()
+        ));
+    }
+    out
+}
+
 /// Prometheus text for the per-repository gauge (one line per repository with trust data).
 pub fn render_metrics(per_repository: &[(String, Option<OffsetDateTime>)]) -> String {
     let mut out = String::from(
@@ -218,13 +253,9 @@ pub fn render_metrics(per_repository: &[(String, Option<OffsetDateTime>)]) -> St
     );
     for (gun, t) in per_repository {
         if let Some(t) = t {
-            // Label values escape backslash, quote and newline (Prometheus text format).
-            let label = gun
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
             out.push_str(&format!(
-                "signet_repository_expiry_timestamp_seconds{{gun=\"{label}\"}} {}\n",
+                "signet_repository_expiry_timestamp_seconds{{gun=\"{}\"}} {}\n",
+                label(gun),
                 t.unix_timestamp()
             ));
         }

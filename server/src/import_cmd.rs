@@ -9,6 +9,7 @@ use signet_server::import::archive::Archive;
 use signet_server::import::archive::ArchiveKeys;
 use signet_server::import::chain::SourceFile;
 use signet_server::import::notary_db::{redact, NotaryDb};
+use signet_server::import::notary_http::{read_gun_file, NotaryHttp};
 use signet_server::import::{
     chain::History, Importer, NotarySignerKeys, Outcome, RepositoryReport, ServerKeySource,
     SignerPassphrases, SourceKey,
@@ -24,8 +25,8 @@ use std::time::Instant;
 use zeroize::Zeroizing;
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("which").required(true).args(["gun", "all"])))]
-#[command(group(ArgGroup::new("source").required(true).args(["notary_db", "from_cache", "archive"])))]
+#[command(group(ArgGroup::new("which").required(true).multiple(true).args(["gun", "gun_file", "all"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["notary_db", "from_cache", "archive", "from"])))]
 pub struct ImportArgs {
     /// notary-server's database: postgres://… (Harbor) or mysql://user:password@host/db.
     #[arg(long, value_name = "URL")]
@@ -37,6 +38,15 @@ pub struct ImportArgs {
     /// metadata folder), when the server is gone: the newest versions it verified.
     #[arg(long, value_name = "DIR")]
     pub from_cache: Option<PathBuf>,
+    /// A live Notary server (https://notary.example.com), for sources whose server keys
+    /// cannot be exported: every version it serves, fetched with token auth (credentials in
+    /// NOTARY_AUTH, base64 of user:password, as notary's CLI takes them). Served read-only
+    /// until the root key holder hands over (`signet migrate`).
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// CA certificate of the --from server (besides the system's).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub tlscacert: Option<PathBuf>,
     /// A trust archive made by `signet-server export` on another Signet server.
     #[arg(long, value_name = "FILE")]
     pub archive: Option<PathBuf>,
@@ -55,8 +65,12 @@ pub struct ImportArgs {
     /// Repository to import (repeatable).
     #[arg(long)]
     pub gun: Vec<String>,
-    /// Import every repository of the source.
-    #[arg(long)]
+    /// File naming repositories to import, one a line (# comments allowed).
+    #[arg(long, value_name = "FILE")]
+    pub gun_file: Option<PathBuf>,
+    /// Import every repository of the source (not with --from: a Notary server does not
+    /// list its repositories).
+    #[arg(long, conflicts_with_all = ["gun", "gun_file", "from"])]
     pub all: bool,
     /// Print a JSON summary (per repository: versions imported, skipped, refused and why).
     #[arg(long)]
@@ -77,6 +91,7 @@ enum Source {
     Cache(PathBuf),
     /// An archive read once and shared by the workers (each takes its repositories out).
     Archive(Arc<Mutex<BTreeMap<String, Vec<SourceFile>>>>),
+    Http(NotaryHttp),
 }
 
 impl Source {
@@ -85,15 +100,21 @@ impl Source {
             Source::NotaryDb(db) => db.guns(),
             Source::Cache(dir) => client_cache::guns(dir),
             Source::Archive(repos) => Ok(lock(repos).keys().cloned().collect()),
+            Source::Http(_) => Err(ImportError::Usage(
+                "a Notary server does not list its repositories: give --gun or --gun-file".into(),
+            )),
         }
         .map_err(|e| e.to_string())
     }
 
-    fn files(&mut self, gun: &str) -> Result<Vec<SourceFile>, ImportError> {
+    /// The repository's files, and how much of its history they are when the source says
+    /// per repository.
+    fn files(&mut self, gun: &str) -> Result<(Vec<SourceFile>, Option<History>), ImportError> {
         match self {
-            Source::NotaryDb(db) => db.files(gun),
-            Source::Cache(dir) => client_cache::files(dir, gun),
-            Source::Archive(repos) => Ok(lock(repos).remove(gun).unwrap_or_default()),
+            Source::NotaryDb(db) => db.files(gun).map(|f| (f, None)),
+            Source::Cache(dir) => client_cache::files(dir, gun).map(|f| (f, None)),
+            Source::Archive(repos) => Ok((lock(repos).remove(gun).unwrap_or_default(), None)),
+            Source::Http(source) => source.files(gun).map(|(f, h)| (f, Some(h))),
         }
     }
 }
@@ -124,6 +145,7 @@ enum SourceSpec {
         repos: Arc<Mutex<BTreeMap<String, Vec<SourceFile>>>>,
         keys: Option<Arc<Mutex<ArchiveKeys>>>,
     },
+    Http(NotaryHttp),
 }
 
 impl SourceSpec {
@@ -132,13 +154,16 @@ impl SourceSpec {
             SourceSpec::NotaryDb { url, .. } => format!("notary-db {}", redact(url)),
             SourceSpec::Cache(dir) => format!("client cache {}", dir.display()),
             SourceSpec::Archive { path, .. } => format!("archive {}", path.display()),
+            SourceSpec::Http(source) => format!("notary-server {}", source.base()),
         }
     }
 
     fn history(&self) -> History {
         match self {
             SourceSpec::NotaryDb { .. } => History::Complete,
-            SourceSpec::Cache(_) | SourceSpec::Archive { .. } => History::Partial,
+            SourceSpec::Cache(_) | SourceSpec::Archive { .. } | SourceSpec::Http(_) => {
+                History::Partial
+            }
         }
     }
 
@@ -170,6 +195,7 @@ impl SourceSpec {
                 )
             }
             SourceSpec::Cache(dir) => (Source::Cache(dir.clone()), None),
+            SourceSpec::Http(source) => (Source::Http(source.clone()), None),
             SourceSpec::Archive { repos, keys, .. } => (
                 Source::Archive(repos.clone()),
                 keys.as_ref()
@@ -203,6 +229,12 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
     let tenancy = signet_server::tenancy::load(target.store.as_ref())
         .map_err(|e| format!("reading registries: {e}"))?;
     let spec = match (&args.notary_db, &args.from_cache, &args.archive) {
+        _ if args.from.is_some() => {
+            let url = args.from.as_deref().unwrap_or_default();
+            SourceSpec::Http(
+                NotaryHttp::new(url, args.tlscacert.as_deref()).map_err(|e| e.to_string())?,
+            )
+        }
         (Some(url), _, _) => SourceSpec::NotaryDb {
             url: url.clone(),
             signer_url: args.signer_db.clone(),
@@ -231,14 +263,20 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
             }
         }
         (None, None, None) => {
-            return Err("give --notary-db URL, --from-cache DIR or --archive FILE".into())
+            return Err(
+                "give --notary-db URL, --from URL, --from-cache DIR or --archive FILE".into(),
+            )
         }
     };
     let mut opened = spec.open()?;
     let guns = if args.all {
         opened.0.guns()?
     } else {
-        args.gun.clone()
+        let mut guns = args.gun.clone();
+        if let Some(f) = &args.gun_file {
+            guns.extend(read_gun_file(f).map_err(|e| e.to_string())?);
+        }
+        guns
     };
     let importer = Importer {
         store: target.store.as_ref(),
@@ -285,13 +323,14 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
                             return;
                         }
                         Err(e) => RepositoryReport::refused(gun, 0, e),
-                        Ok(files) if files.is_empty() => {
+                        Ok((files, _)) if files.is_empty() => {
                             RepositoryReport::refused(gun, 0, ImportError::NotInSource)
                         }
-                        Ok(files) => importer.import(
+                        Ok((files, history)) => importer.import_as(
                             gun,
                             files,
                             keys.as_deref_mut().map(|k| k as &mut dyn ServerKeySource),
+                            history.unwrap_or(importer.history),
                         ),
                     };
                     if tx.send(Ok((i, report))).is_err() {

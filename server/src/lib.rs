@@ -7,7 +7,8 @@
 //!   decision, the token service), with no HTTP types;
 //! - the domain: [`update`] validates uploads as notary-server does, [`store`] persists,
 //!   [`signer`] holds the timestamp/snapshot keys, [`tenancy`] models registries and roles,
-//!   [`read_cache`] keeps current metadata in memory;
+//!   [`read_cache`] keeps current metadata in memory, [`import`] brings other servers' data
+//!   and [`foreign_keys`] keeps what was imported without its timestamp key read-only;
 //! - `signet-tuf` and `signet-keys`.
 //!
 //! [`serve::start`] puts them together.
@@ -18,6 +19,7 @@ pub mod backup;
 pub mod clock_map;
 pub mod compression;
 pub mod expiry;
+pub mod foreign_keys;
 pub mod gc;
 pub mod gun_locks;
 pub mod healthcheck;

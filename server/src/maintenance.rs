@@ -65,16 +65,22 @@ pub fn run_once(
         }
     };
     let mut per_repository = Vec::with_capacity(guns.len());
+    let mut foreign = Vec::new();
     for gun in guns {
         match expiry::repository(store, &gun) {
             Ok(list) => {
                 let earliest = expiry::earliest_client_signed(&list);
+                if let Some(t) = expiry::foreign_timestamp(&list) {
+                    foreign.push((gun.clone(), t));
+                }
                 per_repository.push((gun, earliest));
             }
             Err(e) => tracing::warn!(gun, error = %e, "expiry scan"),
         }
     }
-    gauges.set(expiry::render_metrics(&per_repository));
+    let mut text = expiry::render_metrics(&per_repository);
+    text.push_str(&expiry::render_foreign_metrics(&foreign));
+    gauges.set(text);
 }
 
 /// Starts the pass on the current tokio runtime: once now, then every `cfg.interval`, until

@@ -331,6 +331,20 @@ impl Signer {
         Ok(key)
     }
 
+    /// Whether the server holds (has stored) any of `key_ids` for this GUN and role.
+    pub fn holds_any(
+        &self,
+        gun: &str,
+        role: ServerRole,
+        key_ids: &[String],
+    ) -> Result<bool, SignerError> {
+        Ok(self
+            .store
+            .keys_for(gun, role.as_str())?
+            .iter()
+            .any(|k| key_ids.contains(&k.key_id)))
+    }
+
     /// Signs with every key in `key_ids` the server holds for this GUN and role; returns the
     /// signatures (empty when none is held) and marks the keys used.
     pub fn sign(

@@ -2,6 +2,7 @@
 //! server-generated snapshot and timestamp. Nothing here writes: the caller stores the rows
 //! this returns in one transaction.
 
+use crate::foreign_keys;
 use crate::signer::{ServerRole, Signer, SignerError};
 use crate::store::{MetaReader, NewMeta, StoreError};
 use signet_tuf::role_name::{self, ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
@@ -168,6 +169,13 @@ pub fn plan_update(
     let stored_root: Option<SignedRoot> = load_stored(reader, gun, ROOT)?;
     if let Some(r) = &stored_root {
         validate_stored_root(validated_roots, r, gun, now)?;
+    }
+
+    // Imported with the source's timestamp key: read-only until a root rotates it to Signet's.
+    if let (Some(stored), None) = (&stored_root, &root_upload) {
+        if !foreign_keys::holds_timestamp_key(gun, signer, stored)? {
+            return Err(foreign_keys::read_only_imported(gun, reader));
+        }
     }
 
     // §2.2: root in the update.
@@ -347,8 +355,17 @@ pub fn plan_update(
         ts_version,
         &snapshot_bytes,
     );
-    let ts_bytes = server_sign(gun, signer, &root, ServerRole::Timestamp, &ts)?
-        .ok_or_else(|| UpdateError::BadRoot("no  timestamp keys exist on the server".into()))?;
+    let ts_bytes = match server_sign(gun, signer, &root, ServerRole::Timestamp, &ts)? {
+        Some(b) => b,
+        None if foreign_keys::stored_root_foreign(gun, signer, reader)? => {
+            return Err(foreign_keys::read_only_imported(gun, reader))
+        }
+        None => {
+            return Err(UpdateError::BadRoot(
+                "no  timestamp keys exist on the server".into(),
+            ))
+        }
+    };
     rows.push(NewMeta {
         role: TIMESTAMP.into(),
         version: ts_version,

@@ -245,7 +245,23 @@ impl NotaryServer {
             }
             None => serde_json::json!({"backend": "memory"}),
         };
-        Self::start_configured(storage, serde_json::json!({"backend": "memory"}), &[])
+        Self::start_configured(storage, serde_json::json!({"backend": "memory"}), &[], None)
+    }
+
+    /// Memory storage, with docker's token auth on (notary's `auth: {type: token}`): every
+    /// request needs a token from `auth.realm` for `auth.service`, signed under a
+    /// certificate of `auth.root_cert_bundle` (e.g. Signet's token endpoint and its
+    /// `token-signing.crt`).
+    pub fn start_with_token_auth(auth: &TokenAuth) -> NotaryServer {
+        let options = serde_json::json!({"type": "token", "options": {
+            "realm": auth.realm, "service": auth.service, "issuer": auth.issuer,
+            "rootcertbundle": auth.root_cert_bundle, "autoredirect": false}});
+        Self::start_configured(
+            serde_json::json!({"backend": "memory"}),
+            serde_json::json!({"backend": "memory"}),
+            &[],
+            Some(options),
+        )
     }
 
     /// notary-server and notary-signer both on SQL databases (schemas already created: see
@@ -266,6 +282,7 @@ impl NotaryServer {
             serde_json::json!({"backend": backend, "db_url": server_url}),
             serde_json::json!({"backend": backend, "db_url": signer_url, "default_alias": alias}),
             &[(&env_var, passphrase)],
+            None,
         )
     }
 
@@ -273,6 +290,7 @@ impl NotaryServer {
         storage: serde_json::Value,
         signer_storage: serde_json::Value,
         signer_env: &[(&str, &str)],
+        auth: Option<serde_json::Value>,
     ) -> NotaryServer {
         let ca = TestCa::new(&[]);
         let d = ca.dir.path();
@@ -284,7 +302,7 @@ impl NotaryServer {
             "logging": {"level": "info"},
             "storage": signer_storage
         });
-        let server_cfg = serde_json::json!({
+        let mut server_cfg = serde_json::json!({
             "server": {"http_addr": format!("127.0.0.1:{port}"), "tls_cert_file": ca.cert, "tls_key_file": ca.key},
             "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": signer_port.to_string(),
                               "tls_ca_file": ca.ca_cert, "key_algorithm": "ecdsa",
@@ -293,6 +311,9 @@ impl NotaryServer {
             "storage": storage
         });
         std::fs::write(d.join("signer.json"), signer_cfg.to_string()).expect("write");
+        if let Some(auth) = auth {
+            server_cfg["auth"] = auth;
+        }
         std::fs::write(d.join("server.json"), server_cfg.to_string()).expect("write");
         let mut signer_cmd = Command::new("notary-signer");
         signer_cmd.arg("-config").arg(d.join("signer.json"));

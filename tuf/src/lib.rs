@@ -15,6 +15,7 @@ pub mod error;
 pub mod file_meta;
 pub mod go_json;
 pub mod go_time;
+pub mod history;
 pub mod key_object;
 pub mod role_name;
 pub mod root;

@@ -22,6 +22,8 @@ enum TrustOp {
     Delete,
     Read(MetaFile),
     RotateKey(crate::signer::ServerRole),
+    /// The handover's import into a new repository (`crate::service` import).
+    Import,
 }
 
 impl TrustOp {
@@ -31,6 +33,7 @@ impl TrustOp {
             (&Method::GET, "changefeed") => Some(TrustOp::Changefeed),
             (&Method::POST, "tuf/") => Some(TrustOp::Publish),
             (&Method::DELETE, "tuf/") => Some(TrustOp::Delete),
+            (&Method::POST, "signet/import") => Some(TrustOp::Import),
             (m, t) => match (m, names::parse_meta_file(t.strip_prefix("tuf/")?)?) {
                 (&Method::POST, MetaFile::Key(role)) => Some(TrustOp::RotateKey(role)),
                 (&Method::GET, file) => Some(TrustOp::Read(file)),
@@ -43,7 +46,7 @@ impl TrustOp {
         match self {
             TrustOp::Changefeed => Need::Pull,
             TrustOp::Publish => Need::PushPull,
-            TrustOp::Delete | TrustOp::RotateKey(_) => Need::All,
+            TrustOp::Delete | TrustOp::RotateKey(_) | TrustOp::Import => Need::All,
             // Reading a server key may create it: as much as a publish needs.
             TrustOp::Read(MetaFile::Key(_)) => Need::PushPull,
             TrustOp::Read(_) => Need::Pull,
@@ -73,13 +76,16 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         return labelled("other", ApiError::not_found().into_response());
     };
     let (parts, body) = req.into_parts();
-    let caller = match app
-        .service
-        .authorize(Some(gun), op.need(), bearer(&parts.headers))
-    {
+    let decided = match op {
+        TrustOp::Import => app.service.authorize_import(gun, bearer(&parts.headers)),
+        _ => app
+            .service
+            .authorize(Some(gun), op.need(), bearer(&parts.headers)),
+    };
+    let caller = match decided {
         Ok(c) => c,
         Err(e) => {
-            if matches!(op, TrustOp::Publish) {
+            if matches!(op, TrustOp::Publish | TrustOp::Import) {
                 discard_in_background(body);
             }
             return labelled("denied", refusal(&app, &parts, e));
@@ -103,6 +109,10 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
                 .map(|()| response::bytes(bytes::Bytes::new())),
         ),
         TrustOp::RotateKey(role) => ("key", server_key(&app, gun, role, true).await),
+        TrustOp::Import => (
+            "import",
+            import(&app, &caller, gun, Request::from_parts(parts, body)).await,
+        ),
         TrustOp::Read(MetaFile::Key(role)) => ("key", server_key(&app, gun, role, false).await),
         TrustOp::Read(MetaFile::Current(role)) => (
             "current",
@@ -192,6 +202,31 @@ async fn publish(
     trim.arm_if_large(upload.body_len);
     app.service.publish(caller, gun, upload.parts).await?;
     Ok(response::bytes(bytes::Bytes::new()))
+}
+
+async fn import(
+    app: &AppState,
+    caller: &Caller,
+    gun: &str,
+    req: Request,
+) -> Result<Response<Body>, ServiceError> {
+    let mut trim = crate::heap::TrimWhenDone::default();
+    let upload = match Upload::read(req, app.max_body_bytes, app.max_part_bytes).await {
+        Ok(u) => u,
+        Err(e) => {
+            trim.arm_if_large(app.max_body_bytes);
+            return Ok(e.into_response());
+        }
+    };
+    trim.arm_if_large(upload.body_len);
+    let report = app
+        .service
+        .import_uploaded(caller, gun, upload.parts)
+        .await?;
+    Ok(response::json(
+        axum::http::StatusCode::OK,
+        report.to_string(),
+    ))
 }
 
 async fn server_key(

@@ -15,18 +15,24 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
     move |e| ImportError::Source(format!("{}: {e}", path.display()))
 }
 
-/// The metadata folder of `gun` under `dir`: a trust directory (`~/.docker/trust`), its
-/// `tuf` folder, or the repository's `metadata` folder itself.
-pub fn metadata_dir(dir: &Path, gun: &str) -> Result<PathBuf, ImportError> {
+/// Refuses a name that is no repository name (and could step out of a folder or URL path).
+pub fn check_gun(gun: &str) -> Result<(), ImportError> {
     if gun.starts_with('/')
-        || gun
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        || gun.split('/').any(|seg| {
+            seg.is_empty() || seg == "." || seg == ".." || seg.contains(['?', '#', '%', ' '])
+        })
     {
         return Err(ImportError::Usage(format!(
             "{gun:?} is not a repository name"
         )));
     }
+    Ok(())
+}
+
+/// The metadata folder of `gun` under `dir`: a trust directory (`~/.docker/trust`), its
+/// `tuf` folder, or the repository's `metadata` folder itself.
+pub fn metadata_dir(dir: &Path, gun: &str) -> Result<PathBuf, ImportError> {
+    check_gun(gun)?;
     let candidates = [
         dir.join("tuf").join(gun).join("metadata"),
         dir.join(gun).join("metadata"),

@@ -8,13 +8,21 @@
 //!
 //! Sources: [`notary_db`] (notary-server's `tuf_files` and notary-signer's `private_keys`,
 //! the keys decrypted by [`jwe`]) and [`client_cache`] (the files a client last verified,
-//! when the server is gone) and [`archive`] (another Signet server's export).
+//! when the server is gone), [`archive`] (another Signet server's export) and
+//! [`notary_http`] (a live Notary server, without its keys).
+//!
+//! A repository imported without the timestamp key its root lists holds *foreign server
+//! keys*: Signet serves it read-only as imported (publishes are refused with a notary error
+//! naming the handover) until the root key holder rotates the timestamp key to Signet's
+//! (`signet migrate`). That state is derived, not stored: the current root lists no
+//! timestamp key Signet holds ([`crate::expiry`] reports it, `/metrics` shows it).
 
 pub mod archive;
 pub mod chain;
 pub mod client_cache;
 pub mod jwe;
 pub mod notary_db;
+pub mod notary_http;
 
 use crate::signer::{ServerRole, Signer};
 use crate::store::{AuditRecord, ImportStored, SealedKey, Store};
@@ -257,8 +265,20 @@ impl Importer<'_> {
         files: Vec<SourceFile>,
         keys: Option<&mut dyn ServerKeySource>,
     ) -> RepositoryReport {
+        self.import_as(gun, files, keys, self.history)
+    }
+
+    /// [`Importer::import`] for a source whose history differs per repository (a live
+    /// server that removed old versions of some).
+    pub fn import_as(
+        &self,
+        gun: &str,
+        files: Vec<SourceFile>,
+        keys: Option<&mut dyn ServerKeySource>,
+        history: chain::History,
+    ) -> RepositoryReport {
         let count = files.len();
-        match self.try_import(gun, files, keys) {
+        match self.try_import(gun, files, keys, history) {
             Ok(r) => r,
             Err(e) => RepositoryReport::refused(gun, count, e),
         }
@@ -269,6 +289,7 @@ impl Importer<'_> {
         gun: &str,
         files: Vec<SourceFile>,
         mut keys: Option<&mut dyn ServerKeySource>,
+        history: chain::History,
     ) -> Result<RepositoryReport, ImportError> {
         if !self.tenancy.is_open() {
             let served = self
@@ -281,9 +302,10 @@ impl Importer<'_> {
             }
         }
         let now = OffsetDateTime::now_utc();
-        let verified = chain::verify(gun, files, self.history, now)?;
+        let verified = chain::verify(gun, files, history, now)?;
         let mut notes = verified.notes;
         let mut sealed: Vec<SealedKey> = Vec::new();
+        let mut foreign: Vec<&str> = Vec::new();
         for role in [ServerRole::Timestamp, ServerRole::Snapshot] {
             let listed = verified
                 .root
@@ -300,7 +322,9 @@ impl Importer<'_> {
                     }
                 }
             }
+            // A snapshot key may be the client's own; the timestamp key is always a server's.
             if !held && role == ServerRole::Timestamp {
+                foreign.push(role.as_str());
                 let expires = timestamp_expiry(&verified.files).unwrap_or_default();
                 notes.push(format!(
                     "the source gave no timestamp key: Signet serves the imported timestamp until it expires ({expires}) and renews it only after the root key holder rotates the timestamp key to Signet"
@@ -319,6 +343,8 @@ impl Importer<'_> {
                 "versions": versions,
                 "root_version": verified.root.version(),
                 "server_keys": sealed.iter().map(|k| serde_json::json!({"role": k.role, "key_id": k.key_id})).collect::<Vec<_>>(),
+                "foreign_server_keys": foreign,
+                "timestamp_expires": timestamp_expiry(&verified.files),
             }),
         };
         let stored = self

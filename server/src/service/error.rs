@@ -43,6 +43,8 @@ pub enum ServiceError {
     },
     /// The caller's token does not cover `scope`.
     Unauthorized { scope: String, denied: Denied },
+    /// A handover import refused: the repository exists, or its files do not verify.
+    ImportRefused(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -128,6 +130,9 @@ impl ServiceError {
                 ErrorCode::TrustDisabled,
                 crate::auth::trust_disabled_detail(registry, login_server),
             ),
+            ServiceError::ImportRefused(m) => {
+                ApiError::with_detail(ErrorCode::InvalidUpdate, Value::from(m.as_str()))
+            }
             ServiceError::Unauthorized { scope, denied } => {
                 if let Denied::Invalid(e) = denied {
                     tracing::info!(error = %e, "token refused");

@@ -8,6 +8,7 @@
 mod access;
 mod changefeed;
 mod error;
+mod import;
 mod keys;
 pub mod names;
 mod publish;
@@ -17,6 +18,7 @@ pub mod token;
 pub use access::{Caller, Need, CATALOG_SCOPE};
 pub use changefeed::ChangefeedQuery;
 pub use error::ServiceError;
+pub use import::OPERATOR_ACTOR;
 pub use keys::key_json;
 pub use read::MetaBody;
 
