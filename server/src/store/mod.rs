@@ -21,6 +21,31 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// Refuses an update that names a role twice: its versions could not both be the next one.
+/// Both stores run this before they touch the database.
+pub(crate) fn each_role_once(rows: &[NewMeta]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    match rows.iter().find(|r| !seen.insert(r.role.as_str())) {
+        Some(r) => Err(StoreError::OldVersion {
+            role: r.role.clone(),
+            version: r.version,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The version check both stores make inside the update's transaction: a new file's version
+/// must be above the newest stored version of its role.
+pub(crate) fn newer_than_stored(row: &NewMeta, stored_max: Option<i64>) -> Result<(), StoreError> {
+    if stored_max.is_some_and(|m| m >= row.version) {
+        return Err(StoreError::OldVersion {
+            role: row.role.clone(),
+            version: row.version,
+        });
+    }
+    Ok(())
+}
+
 /// One stored metadata file.
 #[derive(Clone, Debug)]
 pub struct StoredMeta {

@@ -270,16 +270,8 @@ impl Store for PgStore {
         rows: &[NewMeta],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut seen = std::collections::HashSet::new();
-        for r in rows {
-            if !seen.insert(r.role.as_str()) {
-                return Err(StoreError::OldVersion {
-                    role: r.role.clone(),
-                    version: r.version,
-                });
-            }
-        }
-        let mut stale: Option<(String, i64)> = None;
+        super::each_role_once(rows)?;
+        let mut stale: Option<StoreError> = None;
         let roles: Vec<&str> = rows.iter().map(|r| r.role.as_str()).collect();
         let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
         let shas: Vec<String> = rows
@@ -302,8 +294,8 @@ impl Store for PgStore {
             for row in tx.query(&max_versions, &[&gun, &roles])? {
                 let (role, max): (String, Option<i64>) = (row.get(0), row.get(1));
                 if let Some(r) = rows.iter().find(|r| r.role == role) {
-                    if max.is_some_and(|m| m >= r.version) {
-                        stale = Some((role, r.version));
+                    if let Err(e) = super::newer_than_stored(r, max) {
+                        stale = Some(e);
                         return tx.rollback();
                     }
                 }
@@ -326,7 +318,7 @@ impl Store for PgStore {
             tx.commit()
         })?;
         match stale {
-            Some((role, version)) => Err(StoreError::OldVersion { role, version }),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }

@@ -121,23 +121,12 @@ impl SqliteStore {
         rows: &[NewMeta],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut seen = std::collections::HashSet::new();
+        super::each_role_once(rows)?;
         for r in rows {
-            if !seen.insert(r.role.as_str()) {
-                return Err(StoreError::OldVersion {
-                    role: r.role.clone(),
-                    version: r.version,
-                });
-            }
             let max: Option<i64> = tx
                 .prepare_cached("SELECT MAX(version) FROM tuf_files WHERE gun=?1 AND role=?2")?
                 .query_row(params![gun, r.role], |row| row.get(0))?;
-            if max.is_some_and(|m| m >= r.version) {
-                return Err(StoreError::OldVersion {
-                    role: r.role.clone(),
-                    version: r.version,
-                });
-            }
+            super::newer_than_stored(r, max)?;
             let sha = signet_tuf::sha256_hex(&r.bytes);
             tx.prepare_cached(
                 "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) VALUES (?1,?2,?3,?4,?5,?6)",
