@@ -8,13 +8,21 @@
 //! no allocation. The byte budget is global rather than split per shard, so a large file does
 //! not need a large shard: a put that takes the total over budget evicts from the shards in
 //! turn.
+//!
+//! Other instances' changes arrive as notices on a separate connection, so a fill (read the
+//! database, then put) can race with one: the read sees the old file, the notice drops
+//! nothing, and the put would then keep the old file until the next change. Each put
+//! therefore carries a [`FillTicket`] taken before the read; an invalidation of the GUN (or
+//! of everything) in between makes the put a no-op. While notices cannot be heard at all
+//! (see [`ReadCache::set_trusted`]), cached files are only a fallback for when the database
+//! cannot be read.
 
 use crate::clock_map::ClockMap;
 use crate::compression;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use time::OffsetDateTime;
 
@@ -116,12 +124,31 @@ impl GunFiles {
     }
 }
 
-#[derive(Default)]
+/// Invalidation counters per shard. GUNs share a counter by hash, so the memory stays fixed
+/// whatever the number of GUNs; a shared counter only costs an occasional refused fill.
+const STRIPES: usize = 64;
+
 struct Shard {
     map: ClockMap<Arc<str>, GunFiles>,
     /// Sum of the weights in `map`; the global total is the sum over shards.
     bytes: usize,
+    /// Bumped by every invalidation of a GUN of the stripe, and all of them by a clear.
+    generations: Box<[u64]>,
 }
+
+impl Shard {
+    fn new() -> Self {
+        Shard {
+            map: ClockMap::default(),
+            bytes: 0,
+            generations: vec![0; STRIPES].into_boxed_slice(),
+        }
+    }
+}
+
+/// The invalidation generation of a GUN's stripe, taken before a fill reads the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FillTicket(u64);
 
 pub struct ReadCache {
     shards: Box<[RwLock<Shard>]>,
@@ -133,24 +160,53 @@ pub struct ReadCache {
     total: AtomicUsize,
     /// Round-robin start for eviction across shards.
     next_shard: AtomicUsize,
+    /// Whether invalidations are being heard: when not, [`ReadCache::get`] misses.
+    trusted: AtomicBool,
 }
 
 impl ReadCache {
     /// A cache holding at most `limit_bytes` (0 disables caching).
     pub fn new(limit_bytes: usize) -> Self {
         ReadCache {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::new())).collect(),
             hasher: RandomState::new(),
             limit: limit_bytes,
             max_entry: limit_bytes / 4,
             total: AtomicUsize::new(0),
             next_shard: AtomicUsize::new(0),
+            trusted: AtomicBool::new(true),
         }
     }
 
     fn shard_of(&self, gun: &str) -> &RwLock<Shard> {
-        let i = self.hasher.hash_one(gun) as usize % self.shards.len();
-        &self.shards[i]
+        self.slot_of(gun).0
+    }
+
+    /// The GUN's shard and its stripe in the shard.
+    fn slot_of(&self, gun: &str) -> (&RwLock<Shard>, usize) {
+        let h = self.hasher.hash_one(gun);
+        (
+            &self.shards[h as usize % self.shards.len()],
+            (h >> 32) as usize % STRIPES,
+        )
+    }
+
+    /// To take before reading what will be put: see [`ReadCache::put`].
+    pub fn ticket(&self, gun: &str) -> FillTicket {
+        let (shard, stripe) = self.slot_of(gun);
+        let shard = shard.read().unwrap_or_else(PoisonError::into_inner);
+        FillTicket(shard.generations[stripe])
+    }
+
+    /// Whether cached files may be served as current: false while other instances' changes
+    /// cannot be heard. Becoming trusted again requires a [`ReadCache::clear`] first (notices
+    /// may have been missed), which the caller does once it hears changes again.
+    pub fn set_trusted(&self, trusted: bool) {
+        self.trusted.store(trusted, Ordering::SeqCst);
+    }
+
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.load(Ordering::SeqCst)
     }
 
     fn write(shard: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
@@ -159,8 +215,18 @@ impl ReadCache {
         shard.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The file, unless it is absent or past its `fresh_until`.
+    /// The file, unless it is absent or past its `fresh_until`, or invalidations are not
+    /// being heard.
     pub fn get(&self, gun: &str, role: &str) -> Option<CachedFile> {
+        if !self.is_trusted() {
+            return None;
+        }
+        self.lookup(gun, role, OffsetDateTime::now_utc)
+    }
+
+    /// [`ReadCache::get`] also while invalidations are not heard: the last file known, for
+    /// when the database cannot be read.
+    pub fn get_last_known(&self, gun: &str, role: &str) -> Option<CachedFile> {
         self.lookup(gun, role, OffsetDateTime::now_utc)
     }
 
@@ -206,11 +272,18 @@ impl ReadCache {
 
     /// Caches `file` as the current `role` of `gun`, replacing what was cached for it, then
     /// evicts the least recently used GUNs (never this one) until the total is within budget.
-    pub fn put(&self, gun: &str, role: &str, file: CachedFile) {
+    /// Does nothing, and returns false, if the GUN was invalidated since `ticket` was taken:
+    /// `file` may predate the change.
+    pub fn put(&self, gun: &str, role: &str, file: CachedFile, ticket: FillTicket) -> bool {
         let fits = GunFiles::base_weight(gun) + file_weight(role, &file) <= self.max_entry;
         let mut removed = None;
         {
-            let mut shard = Self::write(self.shard_of(gun));
+            let (shard, stripe) = self.slot_of(gun);
+            let mut shard = Self::write(shard);
+            if shard.generations[stripe] != ticket.0 {
+                drop(shard);
+                return false;
+            }
             let shard = &mut *shard;
             let delta = match shard.map.get_mut(gun) {
                 Some(entry) => {
@@ -249,6 +322,7 @@ impl ReadCache {
         // Freed outside the lock: readers of the shard need not wait for the deallocation.
         drop(removed);
         self.evict_over_budget(gun);
+        true
     }
 
     fn add_total(&self, delta: isize) {
@@ -289,7 +363,9 @@ impl ReadCache {
     /// Drops every cached file of `gun` (after a publish or delete, or another instance's).
     pub fn invalidate(&self, gun: &str) {
         let removed = {
-            let mut shard = Self::write(self.shard_of(gun));
+            let (shard, stripe) = self.slot_of(gun);
+            let mut shard = Self::write(shard);
+            shard.generations[stripe] = shard.generations[stripe].wrapping_add(1);
             let removed = shard.map.remove(gun);
             if let Some(files) = &removed {
                 shard.bytes = shard.bytes.saturating_sub(files.weight);
@@ -307,6 +383,9 @@ impl ReadCache {
             self.total.fetch_sub(shard.bytes, Ordering::Relaxed);
             shard.bytes = 0;
             shard.map.clear();
+            for g in shard.generations.iter_mut() {
+                *g = g.wrapping_add(1);
+            }
         }
     }
 
@@ -346,6 +425,12 @@ mod tests {
         )
     }
 
+    /// A fill with nothing in between: the ticket is taken just before the put.
+    fn put(c: &ReadCache, gun: &str, role: &str, f: CachedFile) {
+        let ticket = c.ticket(gun);
+        c.put(gun, role, f, ticket);
+    }
+
     fn body(c: &ReadCache, gun: &str, role: &str) -> Option<String> {
         c.get(gun, role)
             .map(|f| String::from_utf8(f.bytes.to_vec()).unwrap())
@@ -383,17 +468,17 @@ mod tests {
     fn get_put_replace_and_invalidate() {
         let c = ReadCache::new(1 << 20);
         assert!(c.get("g", "root").is_none());
-        c.put("g", "root", file("r1"));
-        c.put("g", "targets", file("t1"));
-        c.put("h", "root", file("other"));
+        put(&c, "g", "root", file("r1"));
+        put(&c, "g", "targets", file("t1"));
+        put(&c, "h", "root", file("other"));
         assert_eq!(body(&c, "g", "root").as_deref(), Some("r1"));
         assert_eq!(body(&c, "g", "targets").as_deref(), Some("t1"));
         assert!(c.get("g", "snapshot").is_none());
         check_accounting(&c);
         // Replacing with a longer and then a shorter file keeps the byte count exact.
-        c.put("g", "root", file("a much longer root than before"));
+        put(&c, "g", "root", file("a much longer root than before"));
         check_accounting(&c);
-        c.put("g", "root", file("r"));
+        put(&c, "g", "root", file("r"));
         assert_eq!(body(&c, "g", "root").as_deref(), Some("r"));
         check_accounting(&c);
         let before = c.bytes();
@@ -421,7 +506,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut f = file("ts");
         f.fresh_until = Some(now + Duration::minutes(1));
-        c.put("g", "timestamp", f);
+        put(&c, "g", "timestamp", f);
         assert!(c.get_at("g", "timestamp", now).is_some());
         assert!(c
             .get_at("g", "timestamp", now + Duration::minutes(1))
@@ -436,7 +521,7 @@ mod tests {
         let c = ReadCache::new(20 * w);
         let body_of = |i: usize| format!("{i:0>1000}");
         for i in 0..20 {
-            c.put(&format!("gun-{i:03}"), "root", file(&body_of(i)));
+            put(&c, &format!("gun-{i:03}"), "root", file(&body_of(i)));
         }
         assert_eq!(c.len(), 20, "no eviction below the bound");
         assert_eq!(c.bytes(), 20 * w);
@@ -448,7 +533,7 @@ mod tests {
                 Some(body_of(0).as_str()),
                 "hot GUN evicted before put {i}"
             );
-            c.put(&format!("gun-{i:03}"), "root", file(&body_of(i)));
+            put(&c, &format!("gun-{i:03}"), "root", file(&body_of(i)));
             assert!(c.bytes() <= c.limit());
             assert!(c.len() <= 20);
         }
@@ -464,7 +549,7 @@ mod tests {
             .map(|i| format!("gun-{i:03}"))
             .find(|g| c.get(g, "root").is_none())
             .unwrap();
-        c.put(&evicted, "root", file(&body_of(7)));
+        put(&c, &evicted, "root", file(&body_of(7)));
         assert_eq!(
             body(&c, &evicted, "root").as_deref(),
             Some(body_of(7).as_str())
@@ -475,19 +560,19 @@ mod tests {
     #[test]
     fn a_gun_larger_than_a_quarter_of_the_budget_is_not_cached_and_its_stale_file_goes() {
         let c = ReadCache::new(4000);
-        c.put("g", "root", file("small"));
-        c.put("g", "targets", file("t"));
+        put(&c, "g", "root", file("small"));
+        put(&c, "g", "targets", file("t"));
         assert!(c.get("g", "root").is_some());
-        c.put("g", "root", file(&"x".repeat(1000)));
+        put(&c, "g", "root", file(&"x".repeat(1000)));
         assert!(c.get("g", "root").is_none(), "stale root still served");
         assert_eq!(body(&c, "g", "targets").as_deref(), Some("t"));
         check_accounting(&c);
-        c.put("other", "root", file(&"x".repeat(1000)));
+        put(&c, "other", "root", file(&"x".repeat(1000)));
         assert!(c.get("other", "root").is_none());
         check_accounting(&c);
         // Many files that fit one by one but not together: the GUN goes entirely.
         for i in 0..20 {
-            c.put("g", &format!("targets/d{i}"), file(&"y".repeat(40)));
+            put(&c, "g", &format!("targets/d{i}"), file(&"y".repeat(40)));
         }
         assert!(c.bytes() <= c.max_entry);
         check_accounting(&c);
@@ -501,7 +586,7 @@ mod tests {
         ts.fresh_until = Some(now - Duration::minutes(1));
         let sum: [u8; 32] = Sha256::digest(b"ts-v1").into();
         assert_eq!(ts.sha256, sum);
-        c.put("g", "timestamp", ts);
+        put(&c, "g", "timestamp", ts);
         assert!(c.get("g", "timestamp").is_none(), "past its deadline");
         let f = c
             .get_by_checksum("g", "timestamp", &sum)
@@ -515,7 +600,7 @@ mod tests {
             c.get_by_checksum("h", "timestamp", &sum).is_none(),
             "other GUN"
         );
-        c.put("g", "timestamp", file("ts-v2"));
+        put(&c, "g", "timestamp", file("ts-v2"));
         assert!(
             c.get_by_checksum("g", "timestamp", &sum).is_none(),
             "replaced bytes are not served under the old checksum"
@@ -541,7 +626,7 @@ mod tests {
             file_weight("targets", &plain) + gz
         );
         let c = ReadCache::new(1 << 20);
-        c.put("g", "targets", f);
+        put(&c, "g", "targets", f);
         assert_eq!(
             c.bytes(),
             GunFiles::base_weight("g") + file_weight("targets", &plain) + gz
@@ -552,7 +637,7 @@ mod tests {
     #[test]
     fn zero_budget_caches_nothing() {
         let c = ReadCache::new(0);
-        c.put("g", "root", file("r"));
+        put(&c, "g", "root", file("r"));
         assert!(c.get("g", "root").is_none());
         assert_eq!(c.bytes(), 0);
     }
@@ -569,7 +654,7 @@ mod tests {
                         let g = format!("gun-{:02}", (i * 7 + t * 13) % 64);
                         match i % 5 {
                             0 => c.invalidate(&g),
-                            1 | 2 => c.put(&g, "root", file(&format!("{g:0>100}"))),
+                            1 | 2 => put(&c, &g, "root", file(&format!("{g:0>100}"))),
                             _ => {
                                 if let Some(f) = c.get(&g, "root") {
                                     assert_eq!(f.bytes, format!("{g:0>100}").as_bytes());
@@ -584,5 +669,46 @@ mod tests {
             t.join().unwrap();
         }
         check_accounting(&c);
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_not_kept() {
+        let c = ReadCache::new(1 << 20);
+        put(&c, "g", "targets", file("v1"));
+        // A fill starts (ticket, then the database read sees v1)...
+        let ticket = c.ticket("g");
+        // ...another instance's change notice arrives before the fill puts...
+        c.invalidate("g");
+        // ...so the fill's v1 is not kept: the next read loads the new file.
+        assert!(!c.put("g", "targets", file("v1"), ticket));
+        assert!(c.get("g", "targets").is_none());
+        // Same after a clear (a tenancy change or a lost listener).
+        let ticket = c.ticket("h");
+        c.clear();
+        assert!(!c.put("h", "root", file("old"), ticket));
+        assert!(c.get("h", "root").is_none());
+        // A ticket taken after the invalidation is good; other GUNs' fills are unaffected
+        // unless they share the stripe.
+        let ticket = c.ticket("g");
+        assert!(c.put("g", "targets", file("v2"), ticket));
+        assert_eq!(body(&c, "g", "targets").as_deref(), Some("v2"));
+        check_accounting(&c);
+    }
+
+    #[test]
+    fn untrusted_entries_are_only_a_fallback() {
+        let c = ReadCache::new(1 << 20);
+        put(&c, "g", "targets", file("v1"));
+        c.set_trusted(false);
+        assert!(c.get("g", "targets").is_none());
+        assert_eq!(
+            c.get_last_known("g", "targets").map(|f| f.bytes),
+            Some(Bytes::from_static(b"v1"))
+        );
+        let sum: [u8; 32] = Sha256::digest(b"v1").into();
+        assert!(c.get_by_checksum("g", "targets", &sum).is_some());
+        c.clear();
+        c.set_trusted(true);
+        assert!(c.get("g", "targets").is_none());
     }
 }

@@ -1147,6 +1147,65 @@ impl Postgres {
         );
     }
 
+    /// Stops the cluster (fast shutdown: open connections are terminated); [`Postgres::start_again`]
+    /// brings it back on the same port.
+    pub fn stop(&self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let data = self.dir.path().join("data");
+        let out = as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap(),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "stop",
+        ])
+        .output()
+        .expect("pg_ctl stop");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the cluster stopped by [`Postgres::stop`] again, with its original options.
+    pub fn start_again(&self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let root = self.dir.path();
+        let data = root.join("data");
+        let log = root.join("pg.log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            self.port,
+            root.display()
+        );
+        let out = as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ])
+        .output()
+        .expect("pg_ctl start");
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
     /// Runs a query with psql and returns its rows unaligned, fields separated by `|`.
     pub fn query(&self, db: &str, sql: &str) -> Vec<Vec<String>> {
         let psql = format!("{PG_BIN}/psql");

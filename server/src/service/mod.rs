@@ -27,7 +27,7 @@ use crate::gun_locks::GunLocks;
 use crate::metrics::Metrics;
 use crate::read_cache::ReadCache;
 use crate::signer::Signer;
-use crate::store::Store;
+use crate::store::{ChangeNotice, Store};
 use crate::tenancy::{self, AdminService, Tenancy};
 use crate::token::TokenKeys;
 use crate::update::ValidatedRoots;
@@ -130,13 +130,22 @@ impl TrustService {
             });
         }
         let weak = Arc::downgrade(&service);
-        service.store.watch_changes(Box::new(move |gun| {
-            if let Some(service) = weak.upgrade() {
-                if gun == "*" {
+        service.store.watch_changes(Box::new(move |notice| {
+            let Some(service) = weak.upgrade() else {
+                return;
+            };
+            match notice {
+                ChangeNotice::Changed("*") => service.cache.clear(),
+                ChangeNotice::Changed(gun) => service.cache.invalidate(gun),
+                // What was cached may have missed notices sent while nobody listened; files
+                // loaded from now on hear every later change.
+                ChangeNotice::Listening => {
                     service.cache.clear();
-                } else {
-                    service.cache.invalidate(gun);
+                    service.cache.set_trusted(true);
                 }
+                // Cached files stay as the fallback for when the database cannot be read
+                // (then nobody can publish either); reads go to the database meanwhile.
+                ChangeNotice::Deaf => service.cache.set_trusted(false),
             }
         }));
         service

@@ -3,6 +3,7 @@
 
 use super::{last_modified, ServiceError, TrustService};
 use crate::read_cache::CachedFile;
+use crate::store::StoreError;
 use crate::update;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -26,6 +27,10 @@ impl From<CachedFile> for MetaBody {
         }
     }
 }
+
+/// How often a read renewing the timestamp starts again when another instance stored its
+/// renewal first (each time, that instance's file is what the next try finds current).
+const RENEWAL_ATTEMPTS: u32 = 3;
 
 /// Timestamp and snapshot: cached with the timestamp's renewal deadline, never alone from
 /// the database.
@@ -57,12 +62,33 @@ impl TrustService {
         if let Some(f) = self.cache.get(gun, role) {
             return Ok(f.into());
         }
-        let f = self
-            .load_latest(gun, role)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        self.cache.put(gun, role, f.clone());
+        let ticket = self.cache.ticket(gun);
+        let f = match self.load_latest(gun, role).await {
+            Ok(f) => f.ok_or(ServiceError::NotFound)?,
+            Err(e) => return Ok(self.last_known(gun, role, e)?.into()),
+        };
+        self.cache.put(gun, role, f.clone(), ticket);
         Ok(f.into())
+    }
+
+    /// When the database cannot be read: the last file cached for `role`, if any. It is kept
+    /// while other instances' changes are not heard (see [`ReadCache::set_trusted`]): with
+    /// the database unreachable nobody can publish, so it is still the current one.
+    ///
+    /// [`ReadCache::set_trusted`]: crate::read_cache::ReadCache::set_trusted
+    fn last_known(
+        &self,
+        gun: &str,
+        role: &str,
+        error: ServiceError,
+    ) -> Result<CachedFile, ServiceError> {
+        match error {
+            ServiceError::Storage(_) => match self.cache.get_last_known(gun, role) {
+                Some(f) => Ok(f),
+                None => Err(error),
+            },
+            other => Err(other),
+        }
     }
 
     /// `<version>.<role>.json`: from the database, uncached.
@@ -119,8 +145,9 @@ impl TrustService {
                 return Ok(f.into());
             }
             if self.cache.get(gun, role).is_none() {
+                let ticket = self.cache.ticket(gun);
                 if let Some(f) = self.load_latest(gun, role).await? {
-                    self.cache.put(gun, role, f.clone());
+                    self.cache.put(gun, role, f.clone(), ticket);
                     if f.sha256 == sha256 {
                         return Ok(f.into());
                     }
@@ -186,17 +213,36 @@ impl TrustService {
             return Ok(f);
         }
         self.metrics.read_cache_load();
+        let ticket = self.cache.ticket(gun);
         let service = self.clone();
         let g = gun.to_string();
         let state = self
             .blocking(move || {
-                let now = OffsetDateTime::now_utc();
-                let state =
-                    update::current_timestamp(&g, service.store.as_ref(), &service.signer, now)?;
-                let Some(s) = state else { return Ok(None) };
-                if !s.new_rows.is_empty() {
-                    service.store.update_many(&g, &s.new_rows, now)?;
-                }
+                let mut attempts = 0;
+                let s = loop {
+                    let now = OffsetDateTime::now_utc();
+                    let state = update::current_timestamp(
+                        &g,
+                        service.store.as_ref(),
+                        &service.signer,
+                        now,
+                    )?;
+                    let Some(s) = state else { return Ok(None) };
+                    if s.new_rows.is_empty() {
+                        break s;
+                    }
+                    match service.store.update_many(&g, &s.new_rows, now) {
+                        // Another instance renewed first: its files are now the current
+                        // ones, read them again.
+                        Err(StoreError::OldVersion { .. }) if attempts < RENEWAL_ATTEMPTS => {
+                            attempts += 1;
+                        }
+                        result => {
+                            result?;
+                            break s;
+                        }
+                    }
+                };
                 let lm = last_modified(OffsetDateTime::now_utc());
                 let fresh_until = Some(s.timestamp_expires - update::TIMESTAMP_RENEW_MARGIN);
                 let snapshot = (want == "snapshot"
@@ -208,16 +254,18 @@ impl TrustService {
                     snapshot,
                 )))
             })
-            .await?;
-        let Some((expires, timestamp, snapshot)) = state else {
-            return Err(ServiceError::NotFound);
+            .await;
+        let (expires, timestamp, snapshot) = match state {
+            Ok(Some(state)) => state,
+            Ok(None) => return Err(ServiceError::NotFound),
+            Err(e) => return self.last_known(gun, want, e),
         };
         self.metrics
             .server_signed_expiry("timestamp", expires.unix_timestamp());
-        self.cache.put(gun, "timestamp", timestamp.clone());
+        self.cache.put(gun, "timestamp", timestamp.clone(), ticket);
         match snapshot {
             Some(snapshot) => {
-                self.cache.put(gun, "snapshot", snapshot.clone());
+                self.cache.put(gun, "snapshot", snapshot.clone(), ticket);
                 Ok(if want == "snapshot" {
                     snapshot
                 } else {

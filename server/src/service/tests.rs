@@ -10,6 +10,8 @@ use signet_keys::{PrivateKey, PublicKey};
 use signet_tuf::{sign_and_serialize, FileMeta, GoTime, Root, SignedTimestamp, Targets};
 use time::{Duration, OffsetDateTime};
 
+mod shared_db;
+
 const OPEN_GUN: &str = "example.com/unit";
 const LOGIN_SERVER: &str = "registry.example.com";
 const REGISTRY_GUN: &str = "registry.example.com/team/app";
@@ -24,6 +26,11 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+    fixture_on(dir, store)
+}
+
+/// A fixture over `store`, which lives in `dir`.
+fn fixture_on(dir: tempfile::TempDir, store: Arc<dyn Store>) -> Fixture {
     let signer = Arc::new(Signer::open(store.clone(), b"pass").unwrap());
     let token_keys = Arc::new(
         crate::token::TokenKeys::load_or_create(store.as_ref(), &signer, "signet").unwrap(),

@@ -315,11 +315,22 @@ pub trait Store: MetaReader + TenancyStore + Send + Sync {
     fn end_bulk_import(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    /// Calls `on_change(gun)` whenever another instance changes a GUN (for cache
-    /// invalidation). Single-instance backends never call it.
-    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
-        let _ = on_change;
+    /// Tells `on_notice` about every change another instance makes (for cache invalidation)
+    /// and whether changes are being heard at all. Single-instance backends never call it.
+    fn watch_changes(&self, on_notice: Box<dyn Fn(ChangeNotice<'_>) + Send + Sync>) {
+        let _ = on_notice;
     }
+}
+
+/// What a watcher of a shared database hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeNotice<'a> {
+    /// This GUN changed (`"*"`: every GUN may have, e.g. a registry's trust data was wiped).
+    Changed(&'a str),
+    /// Changes are heard from now on; any made before may have been missed.
+    Listening,
+    /// The listening connection broke: changes are not heard until the next `Listening`.
+    Deaf,
 }
 
 /// Compares a repository's stored (role, version, sha256) triples with an import: the

@@ -6,9 +6,9 @@
 //! and use to drop their cached copies.
 
 use super::{
-    from_micros, import_plan, micros, Applied, AuditQuery, AuditRecord, Change, FileVersion,
-    ImportStored, ImportedFile, MetaReader, NewMeta, SealedKey, Store, StoreError, StoredMeta,
-    TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
+    from_micros, import_plan, micros, Applied, AuditQuery, AuditRecord, Change, ChangeNotice,
+    FileVersion, ImportStored, ImportedFile, MetaReader, NewMeta, SealedKey, Store, StoreError,
+    StoredMeta, TenancyChange, TenancyRow, TenancyRows, TrustWipe, Wiped,
 };
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
@@ -25,6 +25,8 @@ use schema::SCHEMA;
 
 const CHANNEL: &str = "signet_changes";
 const MAX_IDLE: usize = 16;
+/// Pause between attempts to re-establish the change listener.
+const LISTEN_RETRY: Duration = Duration::from_millis(500);
 /// Whether a store call only reads (and so may run again on a fresh connection) or writes (and
 /// may not: a lost COMMIT reply does not say whether the change was applied).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -546,26 +548,31 @@ impl Store for PgStore {
         })
     }
 
-    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send + Sync>) {
+    fn watch_changes(&self, on_notice: Box<dyn Fn(ChangeNotice<'_>) + Send + Sync>) {
         let url = self.url.clone();
         std::thread::spawn(move || loop {
             match connect_quietly(&url) {
                 Ok(mut c) => {
                     if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                        // Notices sent while no LISTEN was live are lost: the watcher drops
+                        // what it cached now, after the LISTEN, so nothing is missed.
+                        on_notice(ChangeNotice::Listening);
                         let mut notes = c.notifications();
                         let mut it = notes.blocking_iter();
                         while let Ok(Some(n)) =
                             postgres::fallible_iterator::FallibleIterator::next(&mut it)
                         {
-                            on_change(n.payload());
+                            on_notice(ChangeNotice::Changed(n.payload()));
                         }
+                        tracing::warn!(
+                            "change listener lost its PostgreSQL connection; reconnecting"
+                        );
                     }
-                    // The connection broke: anything cached may be stale now.
-                    on_change("*");
+                    on_notice(ChangeNotice::Deaf);
                 }
                 Err(e) => tracing::warn!(error = %e, "change listener cannot connect; retrying"),
             }
-            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::thread::sleep(LISTEN_RETRY);
         });
     }
 }
