@@ -275,7 +275,9 @@ fn postgres_stopped_while_idle_keeps_quiet_repositories_readable_and_catches_up(
     let p = pair(&pg.create_database("idle"));
     let gun = "example.com/faults/idle";
     let keys = create(&p.aa, &p.a.url, gun);
-    // B reads (and caches) the current files.
+    // B reads (and caches) the current files, once A's notices have reached it (a late one
+    // would rightly drop what B cached).
+    std::thread::sleep(Duration::from_millis(300));
     let read = |role: &str| {
         upload::get(
             &p.ab,
