@@ -62,6 +62,21 @@ pub enum RegistryCmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Show or set the signed-only gate's policy: enforce (refuse unsigned manifests), audit
+    /// (serve, log and count what would be refused) or off. Without a mode, shows it.
+    Gate {
+        name: String,
+        /// enforce, audit or off.
+        mode: Option<String>,
+        /// A signer (delegation `targets/<signer>`) that must have signed every pulled tag;
+        /// repeatable. None: `targets/releases`, else `targets`, as docker reads them.
+        #[arg(long = "signer")]
+        signers: Vec<String>,
+        /// Repositories served unchecked, by glob (`*` within a path segment, `**` across);
+        /// repeatable.
+        #[arg(long = "exempt")]
+        exempt: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -293,6 +308,33 @@ pub fn registry(svc: &AdminService, cmd: &RegistryCmd) -> Result<String, String>
                 Ok(serde_json::to_string(&v).unwrap_or_default())
             }
         },
+        RegistryCmd::Gate {
+            name,
+            mode,
+            signers,
+            exempt,
+        } => {
+            let Some(mode) = mode else {
+                if !signers.is_empty() || !exempt.is_empty() {
+                    return Err(
+                        "--signer and --exempt go with a mode: enforce, audit or off".into(),
+                    );
+                }
+                return Ok(svc.gate_policy(name).map_err(e)?.view().to_string());
+            };
+            let mode = signet_server::gate::GateMode::parse(mode)
+                .ok_or_else(|| format!("gate mode {mode:?}: use enforce, audit or off"))?;
+            let policy = signet_server::gate::GatePolicy {
+                mode,
+                signers: signers.clone(),
+                exempt: exempt.clone(),
+            };
+            Ok(svc
+                .set_gate_policy(name, &policy)
+                .map_err(e)?
+                .view()
+                .to_string())
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod clock_map;
 pub mod compression;
 pub mod expiry;
 pub mod foreign_keys;
+pub mod gate;
 pub mod gc;
 pub mod gun_locks;
 pub mod healthcheck;

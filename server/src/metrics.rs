@@ -18,6 +18,7 @@ struct Inner {
     publishes: u64,
     validation_failures: BTreeMap<&'static str, u64>,
     server_signed_expiry: BTreeMap<&'static str, i64>,
+    gate_decisions: BTreeMap<(String, &'static str), u64>,
 }
 
 #[derive(Default)]
@@ -56,6 +57,15 @@ impl Metrics {
     /// A metadata file read from the database into the read cache (a cache miss).
     pub fn read_cache_load(&self) {
         self.read_cache_loads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A gate decision on a manifest read, by registry and outcome.
+    pub fn gate_decision(&self, registry: &str, outcome: &'static str) {
+        *self
+            .lock()
+            .gate_decisions
+            .entry((registry.to_string(), outcome))
+            .or_default() += 1;
     }
 
     pub fn publish(&self) {
@@ -119,6 +129,12 @@ impl Metrics {
         for (role, t) in &m.server_signed_expiry {
             out.push_str(&format!(
                 "signet_server_signed_expiry_timestamp_seconds{{role=\"{role}\"}} {t}\n"
+            ));
+        }
+        out.push_str("# HELP signet_gate_decisions_total Manifest reads decided by the signed-only gate, by registry and outcome (allowed, denied, would_deny, exempt, off).\n# TYPE signet_gate_decisions_total counter\n");
+        for ((registry, outcome), n) in &m.gate_decisions {
+            out.push_str(&format!(
+                "signet_gate_decisions_total{{registry=\"{registry}\",outcome=\"{outcome}\"}} {n}\n"
             ));
         }
         out

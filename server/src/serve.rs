@@ -34,6 +34,18 @@ pub enum Database {
     Postgres(String),
 }
 
+/// The signed-only registry gate (`http::gate`) in front of a registry.
+#[derive(Clone, Debug)]
+pub struct GateConfig {
+    /// The registry: `http(s)://host[:port][/prefix]`.
+    pub upstream: String,
+    /// A CA (PEM) to trust for an HTTPS upstream, besides the system roots.
+    pub upstream_ca: Option<PathBuf>,
+    /// Where the gate listens beside the trust API; `None`: on `listen`, instead of it
+    /// (`signet-server gate`).
+    pub listen: Option<SocketAddr>,
+}
+
 #[derive(Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
@@ -48,6 +60,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     /// Background renewal ahead of expiry and the expiry gauges.
     pub maintenance: crate::maintenance::MaintenanceConfig,
+    /// The signed-only registry gate, if one is served.
+    pub gate: Option<GateConfig>,
 }
 
 #[derive(Debug, Error)]
@@ -86,7 +100,10 @@ pub enum ServeError {
 
 /// A running server.
 pub struct Running {
+    /// The trust API's address (the gate's, when only the gate is served).
     pub addr: SocketAddr,
+    /// The gate's address, when one is served.
+    pub gate_addr: Option<SocketAddr>,
     /// The CA clients should trust (self-signed mode).
     pub ca_cert: Option<PathBuf>,
     pub scheme: &'static str,
@@ -95,8 +112,8 @@ pub struct Running {
     pub token_cert: PathBuf,
     /// Where the generated operator credential was written (when none was configured).
     pub operator_token_file: Option<PathBuf>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    shutdown: Vec<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -107,15 +124,19 @@ impl Running {
     /// Stops accepting connections, lets in-flight requests finish (within the configured
     /// grace period) and waits for that.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        for tx in self.shutdown.drain(..) {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
     }
 
     /// Waits until the server stops (it runs until shut down).
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    pub async fn wait(mut self) {
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
     }
 }
 
@@ -225,16 +246,25 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         }
         TlsMode::Insecure => (None, None, "http"),
     };
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: cfg.listen,
-        source,
-    })?;
+    let bind = |addr: SocketAddr| async move {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let local = l
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok::<_, ServeError>((l, local))
+    };
+    let (listener, addr) = bind(cfg.listen).await?;
+    let gate_listener = match cfg.gate.as_ref().and_then(|g| g.listen) {
+        Some(a) => {
+            if matches!(cfg.tls, TlsMode::Insecure) && !a.ip().is_loopback() {
+                return Err(ServeError::InsecureNonLoopback(a));
+            }
+            Some(bind(a).await?)
+        }
+        None => None,
+    };
     let service = TrustService::new(ServiceParts {
         store,
         signer,
@@ -246,26 +276,74 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         token_keys,
         tenancy,
     });
-    let router = crate::http::router(service.clone(), &cfg.http, scheme);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::http::listener::serve(
-        listener,
-        acceptor,
-        router,
-        cfg.http.connections.clone(),
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let gate_router = match &cfg.gate {
+        Some(g) => {
+            let upstream = crate::http::gate::upstream::Upstream::parse(&g.upstream)
+                .map_err(ServeError::Startup)?;
+            let client = crate::http::gate::upstream::client(g.upstream_ca.as_deref())
+                .map_err(ServeError::Startup)?;
+            Some(crate::http::gate::router(
+                service.clone(),
+                upstream,
+                client,
+                scheme,
+            ))
+        }
+        None => None,
+    };
+    // The gate speaks HTTP/1.1 only: its refusals carry their message in the status line's
+    // reason phrase too, which HTTP/2 does not have (containerd reads no body on HEAD).
+    let gate_acceptor = acceptor.as_ref().map(|a| {
+        let mut c = (*a.config().clone()).clone();
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(c))
+    });
+    let mut shutdown = Vec::new();
+    let mut tasks = Vec::new();
+    let mut spawn = |listener, acceptor, router| {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        shutdown.push(tx);
+        tasks.push(tokio::spawn(crate::http::listener::serve(
+            listener,
+            acceptor,
+            router,
+            cfg.http.connections.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        )));
+    };
+    let mut gate_addr = None;
+    match (gate_router, gate_listener) {
+        (Some(gate), Some((gl, ga))) => {
+            spawn(
+                listener,
+                acceptor,
+                crate::http::router(service.clone(), &cfg.http, scheme),
+            );
+            spawn(gl, gate_acceptor, gate);
+            gate_addr = Some(ga);
+        }
+        (Some(gate), None) => {
+            spawn(listener, gate_acceptor, gate);
+            gate_addr = Some(addr);
+        }
+        (None, _) => spawn(
+            listener,
+            acceptor,
+            crate::http::router(service.clone(), &cfg.http, scheme),
+        ),
+    }
     Ok(Running {
         addr,
+        gate_addr,
         ca_cert,
         scheme,
         service,
         token_cert,
         operator_token_file,
-        shutdown: Some(tx),
-        task,
+        shutdown,
+        tasks,
     })
 }
 

@@ -106,6 +106,33 @@ pub(crate) struct ServeArgs {
     /// default: the number of CPUs, between 2 and 4.
     #[arg(long, env = "SIGNET_PASSWORD_CHECK_THREADS")]
     password_check_threads: Option<usize>,
+    /// Also serve the signed-only registry gate in front of this registry URL
+    /// (http(s)://host[:port]), on --gate-listen.
+    #[arg(long, env = "SIGNET_GATE_UPSTREAM", requires = "gate_listen")]
+    gate_upstream: Option<String>,
+    /// Where the gate listens beside the trust API (HOST:PORT, :PORT).
+    #[arg(long, env = "SIGNET_GATE_LISTEN", requires = "gate_upstream")]
+    gate_listen: Option<String>,
+    /// CA (PEM) to trust for an HTTPS gate upstream, besides the system roots.
+    #[arg(long, env = "SIGNET_GATE_UPSTREAM_CA")]
+    gate_upstream_ca: Option<PathBuf>,
+}
+
+/// `signet-server gate`: the serve settings with the gate on --listen instead of the trust API.
+pub(crate) fn build_gate_config(
+    mut args: ServeArgs,
+    upstream: String,
+    upstream_ca: Option<PathBuf>,
+) -> Result<(ServeConfig, LogSettings), String> {
+    args.gate_upstream = None;
+    args.gate_listen = None;
+    let (mut cfg, log) = build_config(args)?;
+    cfg.gate = Some(serve::GateConfig {
+        upstream,
+        upstream_ca,
+        listen: None,
+    });
+    Ok((cfg, log))
 }
 
 /// The TOML config file: the same settings as the flags.
@@ -366,6 +393,14 @@ pub(crate) fn build_config(args: ServeArgs) -> Result<(ServeConfig, LogSettings)
         (None, None) => TlsMode::SelfSigned { extra_names: san },
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    let gate = match (args.gate_upstream, args.gate_listen) {
+        (Some(upstream), Some(l)) => Some(serve::GateConfig {
+            upstream,
+            upstream_ca: args.gate_upstream_ca,
+            listen: Some(parse_listen(&l)?),
+        }),
+        _ => None,
+    };
     let defaults = HttpConfig::default();
     let http = HttpConfig {
         current_max_age: args
@@ -525,6 +560,7 @@ pub(crate) fn build_config(args: ServeArgs) -> Result<(ServeConfig, LogSettings)
             http,
             signer_passphrase: pass,
             auth,
+            gate,
         },
         log,
     ))

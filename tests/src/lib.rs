@@ -358,6 +358,8 @@ pub struct SignetServer {
     pub url: String,
     pub ca_path: PathBuf,
     pub addr: std::net::SocketAddr,
+    /// The signed-only registry gate's address, when one was started beside the trust API.
+    pub gate_addr: Option<std::net::SocketAddr>,
     pub data_dir: tempfile::TempDir,
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -400,6 +402,24 @@ impl SignetServer {
             vec![],
             None,
             auth,
+            None,
+        )
+    }
+
+    /// Starts the trust API and, beside it on another loopback port, the signed-only
+    /// registry gate in front of `upstream` (`http://127.0.0.1:<port>`).
+    pub fn start_with_gate(upstream: &str) -> SignetServer {
+        Self::start_configured(
+            tempfile::tempdir().expect("tempdir"),
+            Default::default(),
+            vec![],
+            None,
+            Default::default(),
+            Some(signet_server::serve::GateConfig {
+                upstream: upstream.to_string(),
+                upstream_ca: None,
+                listen: Some("127.0.0.1:0".parse().expect("addr")),
+            }),
         )
     }
 
@@ -409,7 +429,14 @@ impl SignetServer {
         extra_names: Vec<String>,
         database: Option<signet_server::serve::Database>,
     ) -> SignetServer {
-        Self::start_configured(data_dir, http, extra_names, database, Default::default())
+        Self::start_configured(
+            data_dir,
+            http,
+            extra_names,
+            database,
+            Default::default(),
+            None,
+        )
     }
 
     fn start_configured(
@@ -418,6 +445,7 @@ impl SignetServer {
         extra_names: Vec<String>,
         database: Option<signet_server::serve::Database>,
         auth: signet_server::auth::AuthConfig,
+        gate: Option<signet_server::serve::GateConfig>,
     ) -> SignetServer {
         let cfg = signet_server::serve::ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -428,6 +456,7 @@ impl SignetServer {
             signer_passphrase: zeroize::Zeroizing::new("interop-signer-pass".into()),
             auth,
             maintenance: Default::default(),
+            gate,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -442,17 +471,22 @@ impl SignetServer {
                     .await
                     .expect("start signet");
                 ready_tx
-                    .send((running.addr, running.ca_cert.clone().expect("ca")))
+                    .send((
+                        running.addr,
+                        running.ca_cert.clone().expect("ca"),
+                        running.gate_addr,
+                    ))
                     .expect("ready");
                 let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
                 running.shutdown().await;
             });
         });
-        let (addr, ca_path) = ready_rx.recv().expect("signet started");
+        let (addr, ca_path, gate_addr) = ready_rx.recv().expect("signet started");
         SignetServer {
             url: format!("https://{addr}"),
             ca_path,
             addr,
+            gate_addr,
             data_dir,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -492,7 +526,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         Run {
             status: o.status,
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -209,6 +209,11 @@ fn dispatch(
             }
             Ok((200, v))
         }
+        (&Method::GET, ["registries", name, "gate"]) => Ok((200, svc.gate_policy(name)?.view())),
+        (&Method::PUT, ["registries", name, "gate"]) => {
+            let policy: crate::gate::GatePolicy = parse(body)?;
+            Ok((200, svc.set_gate_policy(name, &policy)?.view()))
+        }
         (&Method::GET, ["identities"]) => Ok((
             200,
             Value::Array(svc.list_identities()?.iter().map(|i| i.view()).collect()),

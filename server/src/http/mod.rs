@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod gate;
 pub mod listener;
 mod ops;
 mod request_log;

@@ -148,6 +148,7 @@ mod tests {
                 TrustPolicy::disabled()
             },
             created_at: String::new(),
+            gate: None,
         };
         Tenancy::new(1, vec![registry], vec![], vec![])
     }

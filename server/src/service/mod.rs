@@ -8,6 +8,7 @@
 mod access;
 mod changefeed;
 mod error;
+pub mod gate;
 mod import;
 mod keys;
 pub mod names;
@@ -72,6 +73,8 @@ pub struct TrustService {
     validated_roots: ValidatedRoots,
     /// The per-repository expiry gauges of the last maintenance pass.
     expiry_gauges: Arc<crate::maintenance::ExpiryGauges>,
+    /// The signed-only gate's verified trust data and index children.
+    gate: gate::GateState,
 }
 
 /// How often the configuration generation is checked for changes made by the admin CLI or
@@ -112,6 +115,7 @@ impl TrustService {
             auth,
             token_keys,
             validated_roots: ValidatedRoots::default(),
+            gate: gate::GateState::default(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&service);

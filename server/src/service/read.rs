@@ -49,26 +49,35 @@ impl TrustService {
         gun: &str,
         role: &str,
     ) -> Result<MetaBody, ServiceError> {
+        self.current_file(gun, role).await.map(Into::into)
+    }
+
+    /// The current file with its SHA-256, through the read cache.
+    pub(super) async fn current_file(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+    ) -> Result<CachedFile, ServiceError> {
         if let Some(f) = self.cache.get(gun, role) {
-            return Ok(f.into());
+            return Ok(f);
         }
         if let Some(want) = server_timed_role(role) {
-            return Ok(self.refresh_timestamp(gun, want).await?.into());
+            return self.refresh_timestamp(gun, want).await;
         }
         // One load per GUN at a time: concurrent misses (64 clients reading a 2 MB targets
         // file) wait for the first load instead of each holding its own copy; and a load
         // cannot cache bytes that a publish holding this lock has just replaced.
         let _guard = self.gun_locks.get(gun).lock().await;
         if let Some(f) = self.cache.get(gun, role) {
-            return Ok(f.into());
+            return Ok(f);
         }
         let ticket = self.cache.ticket(gun);
         let f = match self.load_latest(gun, role).await {
             Ok(f) => f.ok_or(ServiceError::NotFound)?,
-            Err(e) => return Ok(self.last_known(gun, role, e)?.into()),
+            Err(e) => return self.last_known(gun, role, e),
         };
         self.cache.put(gun, role, f.clone(), ticket);
-        Ok(f.into())
+        Ok(f)
     }
 
     /// When the database cannot be read: the last file cached for `role`, if any. It is kept

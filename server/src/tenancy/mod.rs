@@ -3,6 +3,7 @@
 
 mod audit_filter;
 mod error;
+mod gate_admin;
 pub mod model;
 mod names;
 pub mod service;

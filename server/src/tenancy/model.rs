@@ -1,6 +1,7 @@
 //! The registry model: registries as tenants, identities, role assignments, and what each
 //! role may do with images and with trust data.
 
+use crate::gate::GatePolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -70,6 +71,10 @@ pub struct Registry {
     pub anonymous_pull_enabled: bool,
     pub trust_policy: TrustPolicy,
     pub created_at: String,
+    /// The signed-only gate's policy; unset follows content trust
+    /// ([`GatePolicy::default_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GatePolicy>,
 }
 
 impl Registry {
@@ -85,13 +90,20 @@ impl Registry {
             },
             "adminUserEnabled": self.admin_user_enabled,
             "anonymousPullEnabled": self.anonymous_pull_enabled,
-            "policies": {"trustPolicy": self.trust_policy},
+            "policies": {"trustPolicy": self.trust_policy, "gatePolicy": self.gate_policy().view()},
             "createdAt": self.created_at,
         })
     }
 
     pub fn trust_enabled(&self) -> bool {
         self.trust_policy.status == TrustStatus::Enabled
+    }
+
+    /// The gate policy in force: the stored one, else enforce with content trust enabled.
+    pub fn gate_policy(&self) -> GatePolicy {
+        self.gate
+            .clone()
+            .unwrap_or_else(|| GatePolicy::default_for(self.trust_enabled()))
     }
 }
 
@@ -402,6 +414,7 @@ mod tests {
             anonymous_pull_enabled: false,
             trust_policy: TrustPolicy::enabled(),
             created_at: String::new(),
+            gate: None,
         }
     }
 

@@ -47,7 +47,7 @@ fn delete(kind: &str, name: &str) -> TenancyChange {
 }
 
 /// Whose trust data a planned change deletes.
-enum Wipe {
+pub(super) enum Wipe {
     /// Every repository under a registry's login server.
     Host(String),
     /// One repository (GUN).
@@ -64,13 +64,13 @@ impl Wipe {
 }
 
 /// A planned change: rows, whose trust data goes with it, the audit entry.
-struct Plan<T> {
-    changes: Vec<TenancyChange>,
-    wipe: Option<Wipe>,
-    action: &'static str,
-    target: String,
-    detail: serde_json::Value,
-    result: T,
+pub(super) struct Plan<T> {
+    pub(super) changes: Vec<TenancyChange>,
+    pub(super) wipe: Option<Wipe>,
+    pub(super) action: &'static str,
+    pub(super) target: String,
+    pub(super) detail: serde_json::Value,
+    pub(super) result: T,
 }
 
 impl AdminService {
@@ -92,7 +92,7 @@ impl AdminService {
     }
 
     /// Plans against a fresh snapshot and applies; re-plans if another writer got in first.
-    fn apply<T>(
+    pub(super) fn apply<T>(
         &self,
         plan: impl Fn(&Tenancy) -> Result<Plan<T>, AdminError>,
     ) -> Result<(T, Wiped), AdminError> {
@@ -125,7 +125,7 @@ impl AdminService {
         Err(AdminError::Busy)
     }
 
-    fn registry<'a>(t: &'a Tenancy, name: &str) -> Result<&'a Registry, AdminError> {
+    pub(super) fn registry<'a>(t: &'a Tenancy, name: &str) -> Result<&'a Registry, AdminError> {
         t.registries.get(name).ok_or_else(|| AdminError::NotFound {
             what: "registry",
             name: name.into(),
@@ -174,6 +174,7 @@ impl AdminService {
                 anonymous_pull_enabled: spec.anonymous_pull_enabled,
                 trust_policy: TrustPolicy::disabled(),
                 created_at: now_rfc3339(),
+                gate: None,
             };
             Ok(Plan {
                 changes: vec![row(KIND_REGISTRY, &registry.name, &registry)?],
