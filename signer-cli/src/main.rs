@@ -8,7 +8,7 @@ mod clap_docs;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use signet_cli::commands::{
-    cosign, forget, inspect, key, pull, push, revoke, sign, signer, status, verify, Report,
+    cosign, forget, inspect, key, migrate, pull, push, revoke, sign, signer, status, verify, Report,
 };
 use signet_cli::context::parse_timeout;
 use signet_cli::docker_daemon::DockerCli;
@@ -143,6 +143,27 @@ enum Command {
     Push {
         /// IMAGE:TAG
         image: String,
+    },
+    /// Hand a repository over from another Notary server to Signet: import its trust data
+    /// (unless the operator did) and, with the root key, rotate the timestamp key (and the
+    /// snapshot key unless you hold it) to Signet's in a new root, and publish.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["from", "from_cache"])))]
+    Migrate {
+        /// IMAGE (repository)
+        image: String,
+        /// The old Notary server (https://HOST[:PORT]); docker's credentials for the
+        /// registry open it.
+        #[arg(long)]
+        from: Option<String>,
+        /// CA certificate of the --from server and its token service.
+        #[arg(long, requires = "from")]
+        from_tlscacert: Option<PathBuf>,
+        /// A client's trust directory that read the repository, when the old server is gone.
+        #[arg(long)]
+        from_cache: Option<PathBuf>,
+        /// The Signet server (default: --server, $DOCKER_CONTENT_TRUST_SERVER, the registry).
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Install signet as a docker CLI plugin.
     #[command(subcommand)]
@@ -333,7 +354,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         .unwrap_or_else(signet_keys::store::default_trust_dir);
     let mut ctx = Context::new(trust_dir);
     ctx.json = cli.global.json;
-    ctx.server = cli.global.server.clone();
+    ctx.server = match &cli.command {
+        Command::Migrate { to: Some(to), .. } => Some(to.clone()),
+        _ => cli.global.server.clone(),
+    };
     ctx.tlscacert = cli.global.tlscacert.clone();
     ctx.passphrase_file = cli.global.passphrase_file.clone();
     ctx.timeout = cli.global.timeout;
@@ -380,6 +404,28 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 _ => sign::Cosign::Setting,
             };
             print(&ctx, &sign::sign_with(&ctx, &r, manifest, choice)?)
+        }
+        Command::Migrate {
+            image,
+            from,
+            from_tlscacert,
+            from_cache,
+            ..
+        } => {
+            let r = image_ref::parse(&image)?;
+            let source = match (from, from_cache) {
+                (Some(url), _) => migrate::Source::Server {
+                    url,
+                    ca: from_tlscacert,
+                },
+                (None, Some(dir)) => migrate::Source::Cache(dir),
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "give --from URL or --from-cache DIR".into(),
+                    ))
+                }
+            };
+            print(&ctx, &migrate::migrate(&ctx, &r, &source)?)
         }
         Command::Revoke { image, yes } => {
             let r = image_ref::parse(&image)?;

@@ -533,7 +533,9 @@ impl Run {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
 
+impl Run {
     /// Panics with both streams unless the command succeeded.
     pub fn ok(self, what: &str) -> Run {
         assert!(

@@ -8,6 +8,7 @@ pub mod forget;
 pub mod inspect;
 pub mod key;
 mod key_backup;
+pub mod migrate;
 pub mod pull;
 pub mod push;
 pub mod revoke;

@@ -57,6 +57,29 @@ impl Editor<'_> {
         Ok(None)
     }
 
+    /// Whether the key store holds a key the root lists for `role` (nothing is decrypted).
+    pub fn holds_key_for(&self, role: &str) -> Result<bool, CliError> {
+        let listed = self.root.role_keys(role).map_err(|e| fail(&self.gun, e))?;
+        let held = self.held_canonical_ids()?;
+        Ok(listed
+            .keys
+            .values()
+            .any(|k| k.canonical_id().is_ok_and(|id| held.contains(&id))))
+    }
+
+    /// The key IDs the root lists for `role`.
+    pub fn listed_key_ids(&self, role: &str) -> Vec<String> {
+        self.root
+            .role_keys(role)
+            .map(|k| k.keys.into_keys().collect())
+            .unwrap_or_default()
+    }
+
+    /// The version the root has now (the next one once this edit changed it).
+    pub fn root_version(&self) -> i64 {
+        self.root.version
+    }
+
     pub(super) fn held_canonical_ids(&self) -> Result<BTreeSet<KeyId>, CliError> {
         Ok(self.ctx.store.list()?.into_iter().map(|k| k.id).collect())
     }

@@ -277,18 +277,8 @@ impl Transport for HttpsTransport {
 
     /// POSTs an update: one multipart part per role, named by the role (as notary does).
     fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
-        let boundary = format!("signet{}", hex::encode(rand_bytes()));
-        let mut body = Vec::new();
-        for (role, data) in parts {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-            );
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = multipart(parts);
         let url = self.url(gun, "");
-        let content_type = format!("multipart/form-data; boundary={boundary}");
         let make = || self.agent.post(&url).set("Content-Type", &content_type);
         match self.send(gun, Access::Push, &make, Some(&body)) {
             Ok(_) => Ok(()),
@@ -298,6 +288,49 @@ impl Transport for HttpsTransport {
             Err(Failed::Other(e)) => Err(e),
         }
     }
+
+    /// POSTs another server's files to Signet's handover import.
+    fn import(
+        &self,
+        gun: &str,
+        parts: &[(String, Vec<u8>)],
+    ) -> Result<serde_json::Value, CliError> {
+        let (content_type, body) = multipart(parts);
+        let url = format!("{}/v2/{gun}/_trust/signet/import", self.server);
+        let make = || self.agent.post(&url).set("Content-Type", &content_type);
+        let resp = match self.send(gun, Access::All, &make, Some(&body)) {
+            Ok(r) => r,
+            Err(Failed::Status { code: 404, .. }) => return Err(self.err(
+                "it has no import endpoint: the target of signet migrate must be a Signet server",
+            )),
+            Err(Failed::Status { code, message, .. }) => {
+                return Err(self.err(format!("import refused (HTTP {code}): {message}")))
+            }
+            Err(Failed::Other(e)) => return Err(e),
+        };
+        let mut text = String::new();
+        resp.into_reader()
+            .take(KEY_LIMIT)
+            .read_to_string(&mut text)
+            .map_err(|e| self.err(e))?;
+        serde_json::from_str(&text).map_err(|e| self.err(format!("import report: {e}")))
+    }
+}
+
+/// A multipart body with one part per `(file name, bytes)`, as notary uploads; its
+/// Content-Type and bytes.
+fn multipart(parts: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = format!("signet{}", hex::encode(rand_bytes()));
+    let mut body = Vec::new();
+    for (name, data) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// A request that did not succeed.

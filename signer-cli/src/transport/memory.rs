@@ -202,6 +202,14 @@ impl Transport for MemoryTransport {
         Ok(public)
     }
 
+    fn import(
+        &self,
+        _gun: &str,
+        _parts: &[(String, Vec<u8>)],
+    ) -> Result<serde_json::Value, CliError> {
+        Err(memory_error("the in-memory server does not import"))
+    }
+
     fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError> {
         if let Some(reason) = self.refusal.borrow().as_ref() {
             return Err(memory_error(format!("publish rejected: {reason}")));

@@ -35,4 +35,10 @@ pub trait Transport {
 
     /// Publishes signed role files in one update (one part per role, named by the role).
     fn publish(&self, gun: &str, parts: &[(String, Vec<u8>)]) -> Result<(), CliError>;
+
+    /// Signet's handover import: stores another server's files of a repository that does not
+    /// exist yet (one part per file, named `<version>.<role>.json`); returns the server's
+    /// report. Only Signet serves it.
+    fn import(&self, gun: &str, parts: &[(String, Vec<u8>)])
+        -> Result<serde_json::Value, CliError>;
 }
