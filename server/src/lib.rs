@@ -26,6 +26,7 @@ pub mod gun_locks;
 pub mod healthcheck;
 pub mod heap;
 pub mod http;
+pub mod image_name;
 pub mod import;
 pub mod maintenance;
 pub mod metrics;

@@ -20,6 +20,70 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 const SEEDED: &str = "example.com/seeded";
+
+/// GUNs no docker image reference can contain, as written in a request path.
+const UNSTORABLE_GUNS: &[&str] = &[
+    "example.com/a%20b",
+    "example.com/a%22b",
+    "example.com/a%22,%20realm=%22evil.test",
+    "example.com/a'b",
+    "example.com/a%3Cb%3E",
+    "example.com/a;b",
+    "example.com/a%00b",
+    "example.com/a%1Bb",
+    "example.com/a%5Cb",
+    // Right-to-left override, zero-width space, left-to-right isolate, byte order mark.
+    "example.com/a%E2%80%AEb",
+    "example.com/a%E2%80%8Bb",
+    "example.com/a%E2%81%A6b",
+    "example.com/%EF%BB%BFa",
+    "ex%E2%80%8Dample.com/a",
+    "example.com/caf%C3%A9",
+    "example.com/%EF%AC%81",
+    "example.com/App",
+    "example.com/a..b",
+    "example.com/a._b",
+    "example.com/-a",
+    "example.com/a_",
+    "example.com:x/a",
+    "-example.com/a",
+    "example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+];
+
+/// GUNs with empty or dot segments. notary-server's router (gorilla/mux) answers these with a
+/// 301 to the cleaned path, i.e. to another repository; Signet treats them as the names they
+/// are, which cannot exist.
+const DOT_SEGMENT_GUNS: &[&str] = &[
+    "example.com//a",
+    "example.com/./a",
+    "example.com/a/../b",
+    "example.com/%2E%2E/seeded",
+    "example.com/a/",
+];
+
+/// `%XX` escapes decoded, as the server decodes the path.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            s.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 const BOUNDARY: &str = "hostileboundary42";
 
 /// A TLS client that sends requests exactly as given.
@@ -716,6 +780,39 @@ fn hostile_requests_to_the_trust_routes_change_nothing() {
             "METADATA_NOT_FOUND",
         ));
     }
+    // Names no image reference can have: nothing can be stored under them, so reads find
+    // nothing (as in notary-server) and whatever would store something is refused.
+    for gun in UNSTORABLE_GUNS.iter().chain(DOT_SEGMENT_GUNS) {
+        let checksum = format!("root.{}.json", "a".repeat(64));
+        for file in ["root.json", "timestamp.json", "1.targets.json", &checksum] {
+            cases.push(case(
+                format!("names: GET {gun} {file}"),
+                request("GET", &tuf(gun, file), &[], b""),
+                404,
+                "METADATA_NOT_FOUND",
+            ));
+        }
+        for (method, file) in [("GET", "timestamp.key"), ("POST", "snapshot.key")] {
+            cases.push(case(
+                format!("names: {method} {gun} {file}"),
+                request(method, &tuf(gun, file), &[], b""),
+                400,
+                "INVALID_GUN",
+            ));
+        }
+        cases.push(case(
+            format!("names: publish to {gun}"),
+            publish(gun, &[("targets", &s.targets_with(1, |_| {}))]),
+            400,
+            "INVALID_GUN",
+        ));
+        cases.push(case(
+            format!("names: DELETE {gun}"),
+            request("DELETE", &tuf(gun, ""), &[], b""),
+            400,
+            "INVALID_GUN",
+        ));
+    }
     for (query, status, code) in [
         ("change_id=abc&records=10", 400, "INVALID_PARAMETERS"),
         ("change_id=0&records=abc", 400, "INVALID_PARAMETERS"),
@@ -1245,6 +1342,17 @@ fn hostile_requests_to_the_trust_routes_change_nothing() {
     assert_eq!(baseline[1], b"200 ");
     assert_eq!(baseline[2], s.stored_root);
     let n = run(&raw, cases, &state);
+    // No server key was made for any of the refused names either.
+    let store =
+        signet_server::store::SqliteStore::open(&server.data_dir.path().join("signet.sqlite"))
+            .expect("open the server's database");
+    for gun in UNSTORABLE_GUNS.iter().chain(DOT_SEGMENT_GUNS) {
+        for role in ["timestamp", "snapshot"] {
+            let keys = signet_server::store::Store::keys_for(&store, &percent_decoded(gun), role)
+                .expect("keys");
+            assert!(keys.is_empty(), "a {role} key was stored for {gun}");
+        }
+    }
     eprintln!("trust routes: {n} hostile cases");
     assert!(n >= 200, "{n} cases");
 }
@@ -1598,6 +1706,60 @@ fn hostile_tokens_and_admin_calls_change_nothing() {
             code,
         ));
     }
+    // Repository names on the admin API: docker's path components only, so no '.' or '..'
+    // segment can stand for another repository.
+    for repo in [
+        ".",
+        "..",
+        "../app",
+        "app/..",
+        "a/./b",
+        "a//b",
+        "/app",
+        "app/",
+        "App",
+        "a..b",
+        "-a",
+        "a b",
+        "a\\\"b",
+        "a\u{202e}b",
+        "a\u{200b}b",
+        "caf\u{e9}",
+    ] {
+        cases.push(case(
+            format!("admin: role for repository {repo:?}"),
+            admin_req(
+                "POST",
+                "role-assignments",
+                auth,
+                format!(
+                    r#"{{"registry":"contoso","identity":"alice","role":"AcrPull","repository":"{repo}"}}"#
+                )
+                .as_bytes(),
+            ),
+            400,
+            "InvalidRequest",
+        ));
+    }
+    for gun in [
+        "contoso.test/../app",
+        "contoso.test/./app",
+        "contoso.test/a%E2%80%AEb",
+        "contoso.test/App",
+        "contoso.test/a%22b",
+    ] {
+        cases.push(case(
+            format!("admin: reset repository {gun}"),
+            admin_req(
+                "DELETE",
+                &format!("repositories/{gun}/trust-data"),
+                auth,
+                b"",
+            ),
+            400,
+            "InvalidRequest",
+        ));
+    }
 
     let baseline = state();
     for (i, what) in ["contoso", "alice", "AcrPull"].iter().enumerate() {
@@ -1673,6 +1835,34 @@ fn upload_shape_and_name_errors_answer_as_notary_server_does() {
     ] {
         cases.push((format!("names: GET {path}"), request("GET", path, &[], b"")));
     }
+    let checksum = format!("root.{}.json", "a".repeat(64));
+    for gun in UNSTORABLE_GUNS {
+        for file in ["root.json", "timestamp.json", "1.targets.json", &checksum] {
+            cases.push((
+                format!("names: GET {gun} {file}"),
+                request("GET", &format!("/v2/{gun}/_trust/tuf/{file}"), &[], b""),
+            ));
+        }
+        cases.push((
+            format!("unstorable key: GET {gun}"),
+            request(
+                "GET",
+                &format!("/v2/{gun}/_trust/tuf/timestamp.key"),
+                &[],
+                b"",
+            ),
+        ));
+        cases.push((
+            format!("unstorable publish: {gun}"),
+            publish(gun, &[("targets", b"{}")]),
+        ));
+    }
+    for gun in DOT_SEGMENT_GUNS {
+        cases.push((
+            format!("dot segments: GET {gun}"),
+            request("GET", &format!("/v2/{gun}/_trust/tuf/root.json"), &[], b""),
+        ));
+    }
     // Refused by Signet, let through to validation (or answered otherwise) by the reference.
     let intended: &[(&str, &str)] = &[
         (
@@ -1688,6 +1878,19 @@ fn upload_shape_and_name_errors_answer_as_notary_server_does() {
             "Go replaces invalid UTF-8 and decodes on",
         ),
         ("json: repeated signed", "Go keeps the last copy"),
+        (
+            "unstorable key",
+            "the reference makes and stores a key for any name; Signet only for image names",
+        ),
+        (
+            "unstorable publish",
+            "the reference validates an upload to any name; Signet refuses the name first",
+        ),
+        (
+            "dot segments",
+            "gorilla/mux redirects (301) to the cleaned path, another repository; Signet \
+             answers for the name as sent, which cannot exist",
+        ),
         ("json: repeated signatures", "Go keeps the last copy"),
         ("json: repeated version", "Go keeps the last copy"),
         ("json: repeated target", "Go keeps the last copy"),

@@ -294,6 +294,20 @@ fn bad_input_is_refused_without_changing_anything() {
                 gun.replace(' ', "%20")
             ),
         );
+        // Nothing can be stored under such a name: a read finds nothing, as in notary-server.
+        assert_eq!(s, 404, "{gun}");
+        assert_eq!(
+            upload::error_code(&String::from_utf8(b).unwrap()),
+            "METADATA_NOT_FOUND"
+        );
+        let (s, b) = upload::get(
+            &a,
+            &format!(
+                "{}/v2/{}/_trust/tuf/timestamp.key",
+                srv.url,
+                gun.replace(' ', "%20")
+            ),
+        );
         assert_eq!(s, 400, "{gun}");
         assert_eq!(
             upload::error_code(&String::from_utf8(b).unwrap()),

@@ -42,6 +42,15 @@ impl TrustOp {
         }
     }
 
+    /// Reads that create nothing: metadata files (not server keys) and the changefeed.
+    fn only_reads(&self) -> bool {
+        match self {
+            TrustOp::Changefeed => true,
+            TrustOp::Read(file) => !matches!(file, MetaFile::Key(_)),
+            _ => false,
+        }
+    }
+
     fn need(&self) -> Need {
         match self {
             TrustOp::Changefeed => Need::Pull,
@@ -68,12 +77,17 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
     else {
         return without_gun(&app, req, &path).await;
     };
-    if let Err(e) = names::check_gun(gun) {
-        return labelled("other", e.to_api().into_response());
-    }
     let method = req.method().clone();
     let Some(op) = TrustOp::parse(&method, tail) else {
         return labelled("other", ApiError::not_found().into_response());
+    };
+    // Nothing is ever stored under a name no image reference can have: reading it finds
+    // nothing, as in the reference (clients take a 404 root for "no trust data"); whatever
+    // would store something under it (keys included) is refused.
+    let unstorable = match names::check_gun(gun) {
+        Ok(()) => false,
+        Err(ServiceError::InvalidGun) if op.only_reads() => true,
+        Err(e) => return labelled("other", e.to_api().into_response()),
     };
     let (parts, body) = req.into_parts();
     let decided = match op {
@@ -91,6 +105,9 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
             return labelled("denied", refusal(&app, &parts, e));
         }
     };
+    if unstorable && !matches!(op, TrustOp::Changefeed) {
+        return labelled("other", ApiError::not_found().into_response());
+    }
     let gzip_ok = AcceptsGzip::of(&parts.headers);
     let (route, result) = match op {
         TrustOp::Changefeed => (

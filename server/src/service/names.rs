@@ -3,23 +3,16 @@
 use super::ServiceError;
 use crate::signer::ServerRole;
 
-/// Checks a GUN as the reference route accepts it (`[^*]+`), minus what would be ambiguous or
-/// dangerous as a name: empty or dot segments, control characters, whitespace.
+/// Checks a GUN: what the reference's route matches (`[^*]+`, else the catch-all 404), and
+/// then only names a docker image reference can contain ([`crate::image_name`]).
 pub fn check_gun(gun: &str) -> Result<(), ServiceError> {
     if gun.is_empty() || gun.contains('*') {
         return Err(ServiceError::NotFound);
     }
-    let bad = gun.len() > 255
-        || gun
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-        || gun
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
-    if bad {
-        Err(ServiceError::InvalidGun)
-    } else {
+    if crate::image_name::is_image_name(gun) {
         Ok(())
+    } else {
+        Err(ServiceError::InvalidGun)
     }
 }
 
@@ -87,7 +80,17 @@ mod tests {
         assert!(check_gun("docker.io/library/alpine").is_ok());
         assert!(check_gun("registry.example.com:5000/team/app").is_ok());
         for bad in [
-            "a/../b", "a/./b", "a//b", "/a", "a/", "a b", "a\u{0}b", "a\\b",
+            "a/../b",
+            "a/./b",
+            "a//b",
+            "/a",
+            "a/",
+            "a b",
+            "a\u{0}b",
+            "a\\b",
+            "a\"b",
+            "example.com/a\u{202e}b",
+            "example.com/App",
         ] {
             let e = check_gun(bad).expect_err(bad);
             assert!(matches!(e, ServiceError::InvalidGun), "{bad:?}");

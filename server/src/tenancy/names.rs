@@ -63,19 +63,13 @@ pub(super) fn check_identity_name(name: &str) -> Result<(), AdminError> {
 
 /// Repository paths as docker names them: lowercase components separated by '/'.
 pub(super) fn check_repository(repo: &str) -> Result<(), AdminError> {
-    let ok = !repo.is_empty()
-        && repo.len() <= 255
-        && repo.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-        });
+    let ok = repo.len() <= crate::image_name::MAX_NAME_LEN
+        && repo.split('/').all(crate::image_name::is_path_component);
     if ok {
         Ok(())
     } else {
         Err(AdminError::Invalid(format!(
-            "repository '{repo}' must be lowercase path components (a-z 0-9 . _ -) separated by '/'"
+            "repository {repo:?} must be lowercase path components separated by '/', each letters and digits joined by '.', '_', '__' or '-' (no '.' or '..' segments)"
         )))
     }
 }
@@ -102,21 +96,11 @@ pub(super) fn parse_sku(s: &str) -> Result<Sku, AdminError> {
     })
 }
 
-/// A GUN as the trust routes accept it: no empty or dot segments, no control characters
-/// or whitespace, at most 255 bytes.
+/// A GUN as the trust routes accept it: a name a docker image reference can contain.
 pub(super) fn check_gun(gun: &str) -> Result<(), AdminError> {
-    let bad = gun.is_empty()
-        || gun.len() > 255
-        || gun.contains('*')
-        || gun
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-        || gun
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
-    if bad {
+    if !crate::image_name::is_image_name(gun) {
         return Err(AdminError::Invalid(format!(
-            "'{gun}' is not a repository name (GUN) such as registry.example.com/team/app"
+            "{gun:?} is not a repository name (GUN) such as registry.example.com/team/app"
         )));
     }
     Ok(())
