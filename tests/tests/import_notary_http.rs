@@ -191,6 +191,7 @@ fn a_live_notary_server_with_token_auth_is_imported_and_served_read_only() {
     );
     let token = issuer_api.token_for(MIGRATOR, "signet", &format!("repository:{GUN}:pull"));
     let agent = https_agent(&reference.ca_path);
+    let mut history: Vec<(String, Vec<u8>)> = Vec::new();
     for v in &versions {
         let url = format!(
             "{}/v2/{GUN}/_trust/tuf/{}.{}.json",
@@ -204,6 +205,7 @@ fn a_live_notary_server_with_token_auth_is_imported_and_served_read_only() {
         let mut source = Vec::new();
         std::io::Read::read_to_end(&mut resp.into_reader(), &mut source).unwrap();
         let stored = store.by_version(GUN, &v.role, v.version).unwrap().unwrap();
+        history.push((format!("{}.{}.json", v.version, v.role), source.clone()));
         assert_eq!(
             sha256_hex(&stored.bytes),
             sha256_hex(&source),
@@ -273,6 +275,56 @@ fn a_live_notary_server_with_token_auth_is_imported_and_served_read_only() {
             && msg.ends_with(&format!("until the root key holder hands it over (signet migrate {GUN} --from <old server URL>), which rotates the timestamp key to Signet's")),
         "{text}"
     );
+
+    // The handover's import endpoint, with the operator credential: only into a repository
+    // Signet does not have, and only what verifies (here: root certificates naming another
+    // repository). Nothing is stored.
+    let operator = std::fs::read_to_string(signet.data_dir.path().join("operator.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let post_import = |gun: &str| {
+        let mut body = Vec::new();
+        for (name, bytes) in &history {
+            body.extend_from_slice(format!("--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\r\n").as_bytes());
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--b--\r\n");
+        let (status, text) = upload::send(
+            https_agent(&signet.ca_path)
+                .post(&format!("{}/v2/{gun}/_trust/signet/import", signet.url))
+                .set("Authorization", &format!("Bearer {operator}"))
+                .set("Content-Type", "multipart/form-data; boundary=b"),
+            &body,
+        );
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status} {text}"));
+        (
+            status,
+            v["errors"][0]["code"].clone(),
+            v["errors"][0]["detail"].clone(),
+        )
+    };
+    assert_eq!(
+        post_import(GUN),
+        (
+            400,
+            json!("INVALID_UPDATE"),
+            json!(format!("{GUN} already has trust data in Signet: only a repository that does not exist yet can be imported this way (the operator imports over existing data with signet-server import)"))
+        )
+    );
+    const OTHER: &str = "docker.io/acme/other";
+    let (status, code, detail) = post_import(OTHER);
+    assert_eq!((status, code), (400, json!("INVALID_UPDATE")), "{detail}");
+    assert!(
+        detail
+            .as_str()
+            .is_some_and(|d| d.starts_with("root version 1: ")),
+        "{detail}"
+    );
+    let store = SqliteStore::open(&signet.data_dir.path().join("signet.sqlite")).unwrap();
+    assert!(store.versions(OTHER).unwrap().is_empty());
+    drop(store);
 
     // The expiry: /metrics, `expiring`, the audit record.
     let metrics = https_agent(&signet.ca_path)
