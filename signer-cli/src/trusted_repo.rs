@@ -79,6 +79,29 @@ pub fn fetch(
     now: OffsetDateTime,
     fresh_root: bool,
 ) -> Result<Option<TrustedRepo>, CliError> {
+    fetch_checked(transport, trust_dir, gun, now, fresh_root, false)
+}
+
+/// [`fetch`] for the handover from another server (`signet migrate`), which replaces the
+/// timestamp (and a server-held snapshot): their expiry is a warning, not an error, since the
+/// server that renewed them may be gone. Everything else is checked as always.
+pub fn fetch_for_handover(
+    transport: &dyn Transport,
+    trust_dir: &Path,
+    gun: &str,
+    now: OffsetDateTime,
+) -> Result<Option<TrustedRepo>, CliError> {
+    fetch_checked(transport, trust_dir, gun, now, true, true)
+}
+
+fn fetch_checked(
+    transport: &dyn Transport,
+    trust_dir: &Path,
+    gun: &str,
+    now: OffsetDateTime,
+    fresh_root: bool,
+    expired_server_roles_ok: bool,
+) -> Result<Option<TrustedRepo>, CliError> {
     let ctx = Ctx { gun };
     let mut warnings = Vec::new();
 
@@ -166,15 +189,31 @@ pub fn fetch(
     timestamp
         .verify_threshold(&role_keys("timestamp")?)
         .map_err(|e| ctx.fail("timestamp", e))?;
-    timestamp
-        .check_expiry("timestamp", now)
-        .map_err(|e| ctx.fail("timestamp", e))?;
     snapshot
         .verify_threshold(&role_keys("snapshot")?)
         .map_err(|e| ctx.fail("snapshot", e))?;
-    snapshot
-        .check_expiry("snapshot", now)
-        .map_err(|e| ctx.fail("snapshot", e))?;
+    for expired in [
+        timestamp
+            .check_expiry("timestamp", now)
+            .err()
+            .map(|e| ("timestamp", e)),
+        snapshot
+            .check_expiry("snapshot", now)
+            .err()
+            .map(|e| ("snapshot", e)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (role, e) = expired;
+        if !expired_server_roles_ok {
+            return Err(ctx.fail(role, e));
+        }
+        warnings.push(format!(
+            "warning: {}; the handover publishes a fresh one",
+            ctx.fail(role, e)
+        ));
+    }
     check_rollback(&ctx, trust_dir, "timestamp", timestamp.version())?;
     check_rollback(&ctx, trust_dir, "snapshot", snapshot.version())?;
 

@@ -115,7 +115,7 @@ pub fn migrate(ctx: &Context, image: &ImageRef, source: &Source) -> Result<Migra
         })?)
     };
 
-    let mut ed = Editor::open_existing(ctx, gun)?;
+    let mut ed = Editor::open_for_handover(ctx, gun)?;
     let held_by_signet = target.server_key(gun, "timestamp")?.id().to_string();
     if ed.listed_key_ids("timestamp").contains(&held_by_signet) {
         return Ok(Migrated {

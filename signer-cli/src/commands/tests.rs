@@ -238,3 +238,30 @@ fn a_refused_update_leaves_no_new_keys_behind() {
         .expect("rotation refused");
     assert_eq!(s.ctx.store.list().expect("list"), before);
 }
+
+#[test]
+fn the_handover_reads_a_repository_whose_server_signed_roles_expired() {
+    let s = setup();
+    sign::sign(&s.ctx, &image("v1"), given(7)).expect("sign");
+    // After the old server stopped renewing them: timestamp and snapshot (14 days) expired.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    let strict = crate::trusted_repo::fetch(&s.server, &s.ctx.trust_dir, GUN, later, true);
+    assert!(
+        matches!(&strict, Err(CliError::Verification { role, .. }) if role == "timestamp"),
+        "{:?}",
+        strict.err()
+    );
+    let repo = crate::trusted_repo::fetch_for_handover(&s.server, &s.ctx.trust_dir, GUN, later)
+        .expect("fetch for the handover")
+        .expect("trust data");
+    for role in ["timestamp", "snapshot"] {
+        assert!(
+            repo.warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("warning: {GUN}: {role}: "))
+                    && w.ends_with("; the handover publishes a fresh one")),
+            "{:?}",
+            repo.warnings
+        );
+    }
+}

@@ -103,6 +103,16 @@ impl<'a> Editor<'a> {
         Ok(Self::from_repo(ctx, transport, repo, now))
     }
 
+    /// Opens an existing repository for its handover to Signet: an expired timestamp or
+    /// snapshot (the old server no longer renews them) is a warning, not an error.
+    pub fn open_for_handover(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
+        let transport = ctx.transport(gun)?;
+        let now = OffsetDateTime::now_utc();
+        let repo = trusted_repo::fetch_for_handover(transport.as_ref(), &ctx.trust_dir, gun, now)?
+            .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
+        Ok(Self::from_repo(ctx, transport, repo, now))
+    }
+
     fn from_repo(
         ctx: &'a Context,
         transport: Rc<dyn Transport>,
