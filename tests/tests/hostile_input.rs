@@ -578,11 +578,12 @@ fn hostile_requests_to_the_trust_routes_change_nothing() {
             404,
             "METADATA_NOT_FOUND",
         ),
+        // Methods notary-server's router takes on no route: a bare 405.
         (
             "PATCH",
             "/v2/example.com/seeded/_trust/tuf/root.json",
-            404,
-            "METADATA_NOT_FOUND",
+            405,
+            "",
         ),
         (
             "POST",
@@ -601,10 +602,12 @@ fn hostile_requests_to_the_trust_routes_change_nothing() {
         (
             "OPTIONS",
             "/v2/example.com/seeded/_trust/tuf/root.json",
-            404,
-            "METADATA_NOT_FOUND",
+            405,
+            "",
         ),
-        ("TRACE", "/v2/", 404, "METADATA_NOT_FOUND"),
+        ("TRACE", "/v2/", 405, ""),
+        ("PATCH", "/nothing/here", 405, ""),
+        ("OPTIONS", "/metrics", 405, ""),
         ("POST", "/_notary_server/health", 404, "METADATA_NOT_FOUND"),
     ] {
         cases.push(case(
@@ -1834,6 +1837,20 @@ fn upload_shape_and_name_errors_answer_as_notary_server_does() {
         "/v2/*/_trust/tuf/root.json",
     ] {
         cases.push((format!("names: GET {path}"), request("GET", path, &[], b"")));
+    }
+    for method in ["PATCH", "OPTIONS", "HEAD", "PUT", "TRACE"] {
+        for path in [
+            "/v2/",
+            "/v2/example.com/differential/_trust/tuf/root.json",
+            "/v2/example.com/differential/_trust/tuf/",
+            "/v2/example.com/differential/_trust/changefeed",
+            "/v2/_trust/changefeed",
+        ] {
+            cases.push((
+                format!("methods: {method} {path}"),
+                request(method, path, &[], b""),
+            ));
+        }
     }
     let checksum = format!("root.{}.json", "a".repeat(64));
     for gun in UNSTORABLE_GUNS {

@@ -65,6 +65,16 @@ impl TrustOp {
 
 /// `/v2/{*path}` and every path no other route takes.
 pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> {
+    // notary-server's catch-all route takes these methods; for any other its router answers a
+    // bare 405 before authentication, whatever the path.
+    if !matches!(
+        *req.method(),
+        Method::GET | Method::POST | Method::PUT | Method::HEAD | Method::DELETE
+    ) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+        return labelled("other", r);
+    }
     // The URI is shared bytes (a clone is a reference count) and a path without escapes
     // decodes to itself, so the common read copies nothing.
     let uri = req.uri().clone();

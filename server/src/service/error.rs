@@ -28,8 +28,12 @@ pub enum ServiceError {
     Update(UpdateError),
     /// A version at or below the stored one.
     StaleVersion,
-    /// The database failed; the message is logged, never sent.
+    /// The database failed; the message is logged, never sent. notary-server answers
+    /// `UNKNOWN` for this everywhere but in a publish.
     Storage(String),
+    /// The database failed while a publish was being validated or stored (notary-server's
+    /// `UPDATING`); logged, never sent.
+    PublishFailed(String),
     /// Something that cannot happen with valid stored data failed; logged, never sent.
     Internal(String),
     /// A query parameter out of range or unparsable.
@@ -106,6 +110,10 @@ impl ServiceError {
             }
             ServiceError::Storage(m) => {
                 tracing::error!(error = %m, "storage failure");
+                ApiError::new(ErrorCode::Unknown)
+            }
+            ServiceError::PublishFailed(m) => {
+                tracing::error!(error = %m, "storage failure during a publish");
                 ApiError::new(ErrorCode::Updating)
             }
             ServiceError::Internal(m) => {

@@ -74,7 +74,10 @@ impl TrustService {
             })
             .await;
         self.cache.invalidate(gun);
-        result?;
+        result.map_err(|e| match e {
+            ServiceError::Storage(m) => ServiceError::PublishFailed(m),
+            other => other,
+        })?;
         self.metrics.publish();
         Ok(())
     }

@@ -252,10 +252,25 @@ async fn while_deaf_reads_go_to_the_database_and_fall_back_to_the_last_known_fil
     assert_eq!(f.current(OPEN_GUN, "targets").await.unwrap(), t2);
     assert_eq!(f.current(quiet, "targets").await.unwrap(), quiet_targets);
     assert_eq!(f.current(quiet, "timestamp").await.unwrap(), quiet_ts);
-    assert!(matches!(
-        f.current(quiet, "root").await,
-        Err(ServiceError::Storage(_))
-    ));
+    let never_cached = f.current(quiet, "root").await.unwrap_err().to_api();
+    // As notary-server answers a storage failure on a read.
+    assert_eq!(
+        (never_cached.code.status(), never_cached.code.code()),
+        (500, "UNKNOWN")
+    );
+    let old_version = f.service.read_version(quiet, "targets", 1).await;
+    assert_eq!(old_version.unwrap_err().to_api().code.code(), "UNKNOWN");
+    // And on a publish.
+    let publish = f
+        .service
+        .publish(&f.open_caller(), quiet, vec![part("targets", f.targets(2))])
+        .await
+        .unwrap_err()
+        .to_api();
+    assert_eq!(
+        (publish.code.status(), publish.code.code()),
+        (500, "UPDATING")
+    );
 
     // Back, and listening again: nothing cached while deaf is trusted, later changes are.
     store.unreachable.store(false, Ordering::SeqCst);
