@@ -349,7 +349,7 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
                         if progress {
                             eprint!("\r\x1b[K");
                         }
-                        println!("{}", report.line());
+                        outln!("{}", report.line());
                     }
                     if progress {
                         let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
@@ -389,9 +389,9 @@ pub fn run(args: &ImportArgs, target: ImportTarget, actor: String) -> Result<u8,
             "seconds": (seconds * 1000.0).round() / 1000.0,
             "repositories": reports,
         });
-        println!("{summary}");
+        outln!("{summary}");
     } else {
-        println!(
+        outln!(
             "{} repositories: {imported} imported, {skipped} skipped (identical), {refused} refused ({seconds:.1} s)",
             reports.len()
         );

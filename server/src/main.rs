@@ -1,10 +1,32 @@
 //! `signet-server`: the Signet trust server binary.
 
+/// `println!` for a command's output, through [`stdout::report`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::stdout::report(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for a command's output, through [`stdout::report`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::stdout::report(format_args!($($arg)*))
+    };
+}
+
+/// `println!` for the start-up banner, through [`stdout::banner`].
+macro_rules! banner {
+    ($($arg:tt)*) => {
+        $crate::stdout::banner(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod admin;
 #[path = "../../packaging/clap_docs.rs"]
 mod clap_docs;
 mod import_cmd;
 mod serve_args;
+mod stdout;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use serve_args::{
@@ -204,7 +226,7 @@ const RESTORE_NEXT: &str = "Start the server on this data directory with the sig
 fn report(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(out) => {
-            println!("{out}");
+            outln!("{out}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -247,7 +269,7 @@ fn main() -> ExitCode {
         match result {
             Ok(out) => {
                 if !out.is_empty() {
-                    println!("{out}");
+                    outln!("{out}");
                 }
                 ExitCode::SUCCESS
             }
@@ -328,7 +350,7 @@ fn main() -> ExitCode {
                     })
                     .collect();
                 let broken: Vec<String> = broken.iter().map(|e| e.to_string()).collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "until": rfc3339(until),
@@ -339,14 +361,14 @@ fn main() -> ExitCode {
                 );
             } else {
                 if list.is_empty() {
-                    println!("nothing expires before {}", rfc3339(until));
+                    outln!("nothing expires before {}", rfc3339(until));
                 }
                 for e in &list {
                     let what = match e.version {
                         Some(v) => format!("{} v{v}", e.what),
                         None => e.what.clone(),
                     };
-                    println!("{}  {}  {what}: {}", rfc3339(e.expires), e.gun, e.remedy());
+                    outln!("{}  {}  {what}: {}", rfc3339(e.expires), e.gun, e.remedy());
                 }
                 for b in &broken {
                     eprintln!("signet-server: {b}");
@@ -392,7 +414,7 @@ fn main() -> ExitCode {
                     return report(run);
                 };
                 match run {
-                    Ok(line) => println!("{line}"),
+                    Ok(line) => outln!("{line}"),
                     // A periodic run outlives a database hiccup; the next run retries.
                     Err(e) => eprintln!("signet-server: gc: {e}"),
                 }
@@ -432,7 +454,7 @@ fn main() -> ExitCode {
                 .and_then(|target| import_cmd::export(&args, target))
             {
                 Ok(summary) => {
-                    println!("{summary}");
+                    outln!("{summary}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -451,7 +473,7 @@ fn main() -> ExitCode {
             });
             match result {
                 Ok(pem) => {
-                    print!("{pem}");
+                    out!("{pem}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -510,16 +532,16 @@ fn run_server(config: Result<(serve::ServeConfig, serve_args::LogSettings), Stri
         };
         let gate_only = cfg_gate_only;
         if let (Some(gate), Some(upstream)) = (running.gate_addr, &gate_upstream) {
-            println!(
+            banner!(
                 "signed-only registry gate listening on {}://{gate}, in front of {upstream}",
                 running.scheme
             );
         }
         if !gate_only {
-            println!("signet-server listening on {}", running.url());
+            banner!("signet-server listening on {}", running.url());
         }
         if let Some(ca) = &running.ca_cert {
-            println!("TLS CA certificate: {}", ca.display());
+            banner!("TLS CA certificate: {}", ca.display());
             // Clients name the server, never 0.0.0.0: on every interface, the folder
             // is named after the host clients use.
             let (hostport, note) = if running.addr.ip().is_unspecified() {
@@ -535,20 +557,20 @@ fn run_server(config: Result<(serve::ServeConfig, serve_args::LogSettings), Stri
             } else {
                 (running.addr.to_string(), String::new())
             };
-            println!(
+            banner!(
                 "Trust it for docker with: mkdir -p \"$DOCKER_CONFIG/tls/{hostport}\" && cp {ca} \"$DOCKER_CONFIG/tls/{hostport}/ca.crt\"  (DOCKER_CONFIG defaults to ~/.docker{note})",
                 ca = ca.display()
             );
         }
         let registries = running.service.tenancy().registries.len();
         if registries == 0 {
-            println!("No registries configured: open trust server on this address (no authentication). Create a registry with `signet-server registry create` to require tokens.");
+            banner!("No registries configured: open trust server on this address (no authentication). Create a registry with `signet-server registry create` to require tokens.");
         } else {
-            println!("{registries} registries configured: trust routes require tokens from {}/oauth2/token", running.url());
+            banner!("{registries} registries configured: trust routes require tokens from {}/oauth2/token", running.url());
         }
-        println!("Token signing certificate (registry rootcertbundle): {}", running.token_cert.display());
+        banner!("Token signing certificate (registry rootcertbundle): {}", running.token_cert.display());
         if let Some(f) = &running.operator_token_file {
-            println!("Admin API /admin/v1/ operator credential: {}", f.display());
+            banner!("Admin API /admin/v1/ operator credential: {}", f.display());
         }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

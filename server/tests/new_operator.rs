@@ -249,6 +249,45 @@ fn policy_refusals_carry_their_code_and_audit_limit_zero_is_empty() {
     assert_eq!(one.as_array().expect("array").len(), 1);
 }
 
+/// A reader that stops early (`signet-server audit | head -1`) closes the pipe before the
+/// command writes: the command ends quietly with status 0, not with a panic's backtrace.
+#[test]
+fn output_to_a_closed_pipe_ends_the_command_quietly() {
+    let srv = SignetServer::start();
+    let data = srv.data_dir.path();
+    common::cli_json(
+        data,
+        &[
+            "registry",
+            "create",
+            "piped",
+            "--login-server",
+            "piped.test",
+            "--sku",
+            "Basic",
+        ],
+        "",
+    );
+    let mut child = Command::new(BIN)
+        .args(["audit", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run signet-server audit");
+    // The reader goes away before the command has opened its database, let alone printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait signet-server");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
 /// Item 9: a second instance on the same PostgreSQL database with another signer passphrase
 /// says what every instance must share; PostgreSQL's NOTICE lines stay out of the log.
 #[test]

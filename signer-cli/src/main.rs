@@ -14,7 +14,7 @@ use signet_cli::context::parse_timeout;
 use signet_cli::docker_daemon::DockerCli;
 use signet_cli::docker_plugin;
 use signet_cli::image_ref;
-use signet_cli::{CliError, Context};
+use signet_cli::{out, outln, CliError, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -327,7 +327,7 @@ fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
             "{question}: pass --yes to confirm non-interactively"
         )));
     }
-    print!("{question} [y/N] ");
+    out!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
@@ -343,7 +343,7 @@ fn print(ctx: &Context, report: &dyn Report) {
     for w in report.warnings() {
         eprintln!("{w}");
     }
-    print!("{}", report.render(ctx.json));
+    out!("{}", report.render(ctx.json));
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -439,9 +439,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 eprintln!("{w}");
             }
             if pretty {
-                print!("{}", inspection.tables());
+                out!("{}", inspection.tables());
             } else {
-                println!("{}", inspection.docker_json());
+                outln!("{}", inspection.docker_json());
             }
         }
         Command::Verify {
@@ -475,13 +475,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 eprintln!("{w}");
             }
             if !ctx.json {
-                println!("{}", target.announcement());
+                outln!("{}", target.announcement());
             }
             let docker = DockerCli::from_env(Vec::new()).with_progress_on_stderr(ctx.json);
             let pulled = target.pull(&docker)?;
             // docker prints its "Tagging" line on standard error.
             if ctx.json {
-                print!("{}", pulled.render(true));
+                out!("{}", pulled.render(true));
             } else {
                 eprintln!("{}", pulled.human());
             }
@@ -500,15 +500,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 }
             })?;
             for p in pages {
-                println!("{}", p.display());
+                outln!("{}", p.display());
             }
         }
         Command::Plugin(PluginCommand::Install { name, dir }) => {
             let path = docker_plugin::install(name.as_deref(), dir.as_deref())?;
             if ctx.json {
-                println!("{}", serde_json::json!({ "installed": path }));
+                outln!("{}", serde_json::json!({ "installed": path }));
             } else {
-                println!("Installed {}", path.display());
+                outln!("Installed {}", path.display());
             }
         }
         Command::Cosign(c) => match c {

@@ -816,3 +816,28 @@ fn usage_errors_exit_codes_and_help_texts_are_consistent() {
         "no signed tag \"v9\"",
     );
 }
+
+/// A reader that stops early (`signet key list | head -1`) closes the pipe before `signet`
+/// writes: the command ends quietly with status 0, not with a panic's backtrace.
+#[test]
+fn output_to_a_closed_pipe_ends_the_command_quietly() {
+    let config = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["key", "list"])
+        .env("DOCKER_CONFIG", config.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run signet key list");
+    // The reader goes away before the command has read the key store, let alone printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait signet");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -307,7 +307,7 @@ pub fn run(name: &str, args: Vec<OsString>) -> ExitCode {
     };
     match args.first().map(String::as_str) {
         Some(METADATA_SUBCOMMAND) => {
-            println!("{}", metadata_json());
+            outln!("{}", metadata_json());
             return ExitCode::SUCCESS;
         }
         // Signet registers no hooks; docker only calls this when a config asks for it.

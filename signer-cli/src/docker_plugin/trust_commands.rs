@@ -145,7 +145,7 @@ fn released_target(repo: &TrustedRepo, tag: &str) -> Option<([u8; 32], i64)> {
 /// Prints what `push`/`sign` signed after a push, in docker's words.
 fn print_pushed(pushed: &push::Pushed) {
     warn(pushed);
-    println!("{}", pushed.human());
+    outln!("{}", pushed.human());
 }
 
 /// `docker trust sign [--local] IMAGE:TAG`. A tag already released is signed again with the
@@ -171,8 +171,8 @@ pub fn sign(
         if let Some(user) = registry_user(&r.gun) {
             init_with_signer(ctx, &r, &user)
                 .map_err(|e| failed(format!("could not initialize {}: {e}", r.gun)))?;
-            println!("Created signer: {user}");
-            println!("Finished initializing signed repository for {image}");
+            outln!("Created signer: {user}");
+            outln!("Finished initializing signed repository for {image}");
             repo = fetch_repo(ctx, &r.gun)?;
         }
         // Without a registry user the push below initialises the repository as a trusted
@@ -183,7 +183,7 @@ pub fn sign(
         .and_then(|repo| Some((repo, released_target(repo, &tag)?)));
     match (released, local) {
         (Some((repo, (sha256, size))), false) => {
-            println!("Signing and pushing trust metadata for {image}");
+            outln!("Signing and pushing trust metadata for {image}");
             let digest = hex::encode(sha256);
             let mut existing =
                 docker_format::released_rows(&TrustInfo::from_repo(repo, Some(&tag)).targets)
@@ -194,12 +194,12 @@ pub fn sign(
             existing.sort();
             let signed = sign::sign(ctx, &r, sign::Manifest::Given { sha256, size })
                 .map_err(|e| failed(format!("failed to sign {}:{tag}: {e}", r.gun)))?;
-            println!(
+            outln!(
                 "Existing signatures for tag {tag} digest {digest} from:\n{}",
                 existing.join(", ")
             );
             warn(&signed);
-            println!("Successfully signed {}:{tag}", r.gun);
+            outln!("Successfully signed {}:{tag}", r.gun);
             Ok(())
         }
         _ => {
@@ -288,7 +288,7 @@ pub fn revoke(ctx: &Context, remote: &str, yes: bool) -> Result<(), TrustCommand
     }
     let revoked = revoke::revoke(ctx, &r).map_err(|e| wrap(e.to_string()))?;
     warn(&revoked);
-    println!("Successfully deleted signature for {remote}");
+    outln!("Successfully deleted signature for {remote}");
     Ok(())
 }
 
@@ -299,7 +299,7 @@ pub fn pull(ctx: &Context, docker: &DockerCli, image: &str) -> Result<(), TrustC
     for w in &target.warnings {
         eprintln!("{w}");
     }
-    println!("{}", target.announcement());
+    outln!("{}", target.announcement());
     let pulled = target.pull(docker)?;
     eprintln!("{}", pulled.human());
     Ok(())
@@ -349,10 +349,10 @@ pub fn key_generate(
             pub_path.display()
         )));
     }
-    println!("Generating key for {name}...");
+    outln!("Generating key for {name}...");
     let generated = key::generate(ctx, name, &dir)
         .map_err(|e| failed(format!("failed to generate key for {name}: {e}")))?;
-    println!("{}", generated.human());
+    outln!("{}", generated.human());
     Ok(())
 }
 
@@ -362,7 +362,7 @@ pub fn key_load(ctx: &Context, file: &Path, name: &str) -> Result<(), TrustComma
         return Err(bad_name("key", name));
     }
     let shown = file.display();
-    println!("Loading key from \"{shown}\"...");
+    outln!("Loading key from \"{shown}\"...");
     let refuse = |e: String| failed(format!("refusing to load key from {shown}: {e}"));
     let meta = std::fs::metadata(file).map_err(|e| refuse(go_path_error("stat", file, &e)))?;
     if meta.mode() & 0o077 != 0 {
@@ -372,7 +372,7 @@ pub fn key_load(ctx: &Context, file: &Path, name: &str) -> Result<(), TrustComma
     }
     key::load(ctx, file, name)
         .map_err(|e| failed(format!("error importing key from {shown}: {e}")))?;
-    println!("Successfully imported key from {shown}");
+    outln!("Successfully imported key from {shown}");
     Ok(())
 }
 
@@ -413,16 +413,16 @@ pub fn signer_add(
     }
     let mut failed_repos = Vec::new();
     for repo in repos {
-        println!("Adding signer \"{name}\" to {repo}...");
+        outln!("Adding signer \"{name}\" to {repo}...");
         let added = image_ref::parse(repo).and_then(|r| signer::add(ctx, &r.gun, name, &public));
         match added {
             Ok(added) => {
                 warn(&added);
                 if added.initialized {
-                    println!("Initializing signed repository for {repo}...");
-                    println!("Successfully initialized \"{repo}\"");
+                    outln!("Initializing signed repository for {repo}...");
+                    outln!("Successfully initialized \"{repo}\"");
                 }
-                println!("Successfully added signer: {name} to {repo}\n");
+                outln!("Successfully added signer: {name} to {repo}\n");
             }
             Err(e) => {
                 eprintln!("{e}\n");
@@ -452,7 +452,7 @@ pub fn signer_remove(
 ) -> Result<(), TrustCommandError> {
     let mut failed_repos = Vec::new();
     for repo in repos {
-        println!("Removing signer \"{name}\" from {repo}...");
+        outln!("Removing signer \"{name}\" from {repo}...");
         if let Err(e) = remove_one(ctx, name, repo, force) {
             eprintln!("{e}\n");
             failed_repos.push(repo.as_str());
@@ -511,6 +511,6 @@ fn remove_one(ctx: &Context, name: &str, repo: &str, force: bool) -> Result<(), 
     // The question above is docker's guard; answered (or forced), the removal goes ahead.
     let removed = signer::remove(ctx, &r.gun, name, true).map_err(|e| e.to_string())?;
     warn(&removed);
-    println!("Successfully removed {name} from {repo}\n");
+    outln!("Successfully removed {name} from {repo}\n");
     Ok(())
 }
