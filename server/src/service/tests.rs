@@ -10,6 +10,7 @@ use signet_keys::{PrivateKey, PublicKey};
 use signet_tuf::{sign_and_serialize, FileMeta, GoTime, Root, SignedTimestamp, Targets};
 use time::{Duration, OffsetDateTime};
 
+mod gate;
 mod shared_db;
 
 const OPEN_GUN: &str = "example.com/unit";
