@@ -128,6 +128,14 @@ fn served_version(agent: &ureq::Agent, url: &str, gun: &str, role: &str) -> Resu
     }
 }
 
+/// Polls until `f` holds or `limit` passes (the caller's assertions then tell what is missing).
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls until `f` holds, for at most `limit`; the failure names `what`.
 fn within(limit: Duration, what: &str, mut f: impl FnMut() -> Result<bool, String>) {
     let deadline = Instant::now() + limit;
@@ -188,8 +196,11 @@ fn kill9_under_publishes(database: Option<&str>) {
                 }
             });
         }
-        std::thread::sleep(Duration::from_millis(1500));
-        // The writers are mid-request: kill -9, then let them see the dead connection.
+        // Every writer has had a few publishes acknowledged (however loaded the machine)...
+        wait_for(Duration::from_secs(60), || {
+            acked.iter().all(|a| a.load(Ordering::SeqCst) >= 4)
+        });
+        // ...and is mid-request: kill -9, then let them see the dead connection.
         server.kill9_ref();
         writing.store(false, Ordering::SeqCst);
     });
@@ -396,7 +407,7 @@ fn postgres_restarted_under_load_loses_nothing_and_never_goes_back() {
     let running = AtomicBool::new(true);
     let failures = Mutex::new(Vec::new());
     let servers = [(&p.aa, &p.a.url), (&p.ab, &p.b.url)];
-    std::thread::scope(|scope| {
+    let before_restart = std::thread::scope(|scope| {
         // One writer per repository, alternating between the instances.
         for i in 0..REPOS {
             let (keys, acked, gun, running, failures) =
@@ -441,16 +452,30 @@ fn postgres_restarted_under_load_loses_nothing_and_never_goes_back() {
                 }
             });
         }
-        std::thread::sleep(Duration::from_millis(1500));
+        wait_for(Duration::from_secs(60), || {
+            acked.iter().all(|a| a.load(Ordering::SeqCst) >= 3)
+        });
         pg.restart();
-        std::thread::sleep(Duration::from_millis(2500));
+        // Every repository takes publishes again after the restart.
+        let after: Vec<i64> = acked.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+        wait_for(Duration::from_secs(60), || {
+            acked
+                .iter()
+                .zip(&after)
+                .all(|(a, before)| a.load(Ordering::SeqCst) >= before + 2)
+        });
         running.store(false, Ordering::SeqCst);
+        after
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     for (i, gun) in guns.iter().enumerate() {
         let acked = acked[i].load(Ordering::SeqCst);
-        assert!(acked > 3, "{gun}: only v{acked} acknowledged");
+        assert!(
+            acked >= before_restart[i] + 2,
+            "{gun}: v{} acknowledged before the restart, v{acked} at the end",
+            before_restart[i]
+        );
         for v in 1..=acked {
             let (s, _) = upload::get(
                 &p.aa,
