@@ -141,6 +141,15 @@ impl Metrics {
     }
 }
 
+/// Whether the read cache serves its files as current: 0 while another instance's changes
+/// cannot be heard (reads then go to the database).
+pub fn read_cache_trusted_gauge(trusted: bool) -> String {
+    format!(
+        "# HELP signet_read_cache_trusted 1 when other instances' changes are heard and cached files are served; 0 while reads go to the database.\n# TYPE signet_read_cache_trusted gauge\nsignet_read_cache_trusted {}\n",
+        u8::from(trusted)
+    )
+}
+
 /// The read cache's gauges: bytes held, its budget, and how many repositories it holds.
 pub fn read_cache_gauges(bytes: usize, limit: usize, repositories: usize) -> String {
     format!(

@@ -298,8 +298,21 @@ fn postgres_stopped_while_idle_keeps_quiet_repositories_readable_and_catches_up(
     let before: Vec<(u16, Vec<u8>)> = ["targets", "timestamp", "root"].map(read).to_vec();
     assert!(before.iter().all(|(s, _)| *s == 200));
 
+    let trusted = |agent: &ureq::Agent, url: &str| -> Result<bool, String> {
+        let (s, m) = upload::get(agent, &format!("{url}/metrics"));
+        let m = String::from_utf8_lossy(&m).into_owned();
+        match (s, m.contains("\nsignet_read_cache_trusted 1\n")) {
+            (200, t) => Ok(t),
+            _ => Err(format!("{s} {m}")),
+        }
+    };
+    assert_eq!(trusted(&p.ab, &p.b.url), Ok(true));
     pg.stop();
-    std::thread::sleep(Duration::from_millis(300));
+    within(
+        Duration::from_secs(3),
+        "B notices it cannot hear changes",
+        || trusted(&p.ab, &p.b.url).map(|t| !t),
+    );
     // Nobody can publish while the database is away, so what B cached is current: served.
     for (role, (_, body)) in ["targets", "timestamp", "root"].iter().zip(&before) {
         let (s, got) = read(role);
@@ -341,6 +354,9 @@ fn postgres_stopped_while_idle_keeps_quiet_repositories_readable_and_catches_up(
     });
     within(Duration::from_secs(3), "B serves timestamp v2", || {
         version_is(&p.ab, &p.b.url, gun, "timestamp", 2)
+    });
+    within(Duration::from_secs(3), "B listens again", || {
+        trusted(&p.ab, &p.b.url)
     });
 }
 

@@ -26,6 +26,9 @@ pub async fn metrics(State(app): State<AppState>) -> Response<Body> {
         limit,
         repositories,
     ));
+    text.push_str(&crate::metrics::read_cache_trusted_gauge(
+        app.service.read_cache_trusted(),
+    ));
     text.push_str(&app.service.expiry_gauges());
     let mut r = response::bytes(text);
     r.headers_mut().insert(

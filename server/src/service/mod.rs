@@ -168,6 +168,11 @@ impl TrustService {
         &self.auth
     }
 
+    /// Whether cached files are served as current (see [`ReadCache::set_trusted`]).
+    pub fn read_cache_trusted(&self) -> bool {
+        self.cache.is_trusted()
+    }
+
     /// Size, budget and repository count of the read cache (for `/metrics`).
     pub fn read_cache_stats(&self) -> (usize, usize, usize) {
         (self.cache.bytes(), self.cache.limit(), self.cache.len())
