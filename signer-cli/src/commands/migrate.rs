@@ -115,7 +115,7 @@ pub fn migrate(ctx: &Context, image: &ImageRef, source: &Source) -> Result<Migra
         })?)
     };
 
-    let mut ed = Editor::open_for_handover(ctx, gun)?;
+    let (mut ed, mut warnings) = Editor::open_for_handover(ctx, gun)?;
     let held_by_signet = target.server_key(gun, "timestamp")?.id().to_string();
     if ed.listed_key_ids("timestamp").contains(&held_by_signet) {
         return Ok(Migrated {
@@ -123,7 +123,7 @@ pub fn migrate(ctx: &Context, image: &ImageRef, source: &Source) -> Result<Migra
             imported,
             rotated: Vec::new(),
             root_version: None,
-            warnings: Vec::new(),
+            warnings,
         });
     }
     if !ed.holds_key_for("root")? {
@@ -153,12 +153,13 @@ pub fn migrate(ctx: &Context, image: &ImageRef, source: &Source) -> Result<Migra
     }
     let version = ed.root_version();
     let published = ed.publish()?;
+    warnings.extend(published.warnings);
     Ok(Migrated {
         gun: gun.to_string(),
         imported,
         rotated,
         root_version: Some(version),
-        warnings: published.warnings,
+        warnings,
     })
 }
 

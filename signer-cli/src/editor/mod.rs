@@ -104,13 +104,18 @@ impl<'a> Editor<'a> {
     }
 
     /// Opens an existing repository for its handover to Signet: an expired timestamp or
-    /// snapshot (the old server no longer renews them) is a warning, not an error.
-    pub fn open_for_handover(ctx: &'a Context, gun: &str) -> Result<Editor<'a>, CliError> {
+    /// snapshot (the old server no longer renews them) is a warning, not an error. Returns
+    /// the warnings of reading it.
+    pub fn open_for_handover(
+        ctx: &'a Context,
+        gun: &str,
+    ) -> Result<(Editor<'a>, Vec<String>), CliError> {
         let transport = ctx.transport(gun)?;
         let now = OffsetDateTime::now_utc();
         let repo = trusted_repo::fetch_for_handover(transport.as_ref(), &ctx.trust_dir, gun, now)?
             .ok_or_else(|| CliError::NoTrustData(gun.to_string()))?;
-        Ok(Self::from_repo(ctx, transport, repo, now))
+        let warnings = repo.warnings.clone();
+        Ok((Self::from_repo(ctx, transport, repo, now), warnings))
     }
 
     fn from_repo(
