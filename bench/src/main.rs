@@ -3,6 +3,8 @@
 //! nginx serving the same files as static TLS content (the ceiling). Prints a table with
 //! ratios and writes JSON lines. Loads: wrk (GETs), a publish driver in this binary.
 
+mod handshakes;
+
 use signet_interop::upload::{self, RepoKeys};
 use signet_interop::*;
 use std::collections::BTreeMap;
@@ -21,6 +23,11 @@ struct Opts {
     big_tags: usize,
     /// Only Signet (no reference servers, no nginx): quick memory and throughput checks.
     signet_only: bool,
+    /// Signet and nginx, without the reference servers (quick comparisons with the ceiling).
+    no_notary: bool,
+    /// After populating, print each server's URL and pid and keep them running this many
+    /// seconds instead of measuring (for profiling, or measuring with other tools).
+    hold: u64,
     /// Extra arguments for `signet-server serve` (e.g. `--read-cache-mib 0` to measure misses).
     server_args: Vec<String>,
     /// Run only the workloads whose name contains this (quick experiments).
@@ -38,6 +45,8 @@ fn parse_opts() -> Opts {
         server_bin: PathBuf::from("target/release/signet-server"),
         big_tags: 10_000,
         signet_only: false,
+        no_notary: false,
+        hold: 0,
         server_args: Vec::new(),
         only: None,
         baseline_bin: None,
@@ -54,9 +63,15 @@ fn parse_opts() -> Opts {
             "--big-tags" => o.big_tags = v.parse().expect("--big-tags N"),
             "--server-arg" => o.server_args.push(v),
             "--only" => o.only = Some(v),
+            "--hold" => o.hold = v.parse().expect("--hold SECONDS"),
             "--baseline-bin" => o.baseline_bin = Some(PathBuf::from(v)),
             "--signet-only" => {
                 o.signet_only = true;
+                i += 1;
+                continue;
+            }
+            "--no-notary" => {
+                o.no_notary = true;
                 i += 1;
                 continue;
             }
@@ -395,6 +410,42 @@ fn wrk(
     }
 }
 
+/// Who makes a workload's requests.
+enum Client {
+    /// wrk on keep-alive connections.
+    Wrk,
+    /// wrk with `Connection: close`: a new connection per request, whose TLS session OpenSSL
+    /// resumes.
+    WrkClose,
+    /// [`handshakes`]: a new connection per request as docker makes it (no resumption), or
+    /// with a session cache.
+    NewConnection { resume: bool },
+}
+
+fn new_connections(
+    url: &str,
+    conns: u32,
+    duration: u64,
+    resume: bool,
+    path: &(dyn Fn(u64) -> String + Sync),
+) -> Measure {
+    let o = handshakes::run(url, conns, duration, resume, path);
+    let mut l = o.latencies_ms;
+    l.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Measure {
+        rps: o.ok as f64 / o.seconds,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        errors: o.errors,
+        crashed: false,
+    }
+}
+
 /// Publishes of a new targets version, `workers` at a time, each on its own repository.
 /// Upper bound of the publish rate any server reaches here, for sizing the prebuilt bodies.
 const PREBUILT_PUBLISHES_PER_SEC: u64 = 2000;
@@ -586,7 +637,7 @@ fn main() {
     let signet_db = pg.create_database("signet");
 
     let mut targets: Vec<Target> = Vec::new();
-    if !o.signet_only {
+    if !o.signet_only && !o.no_notary {
         for (name, ns, restartable) in [
             ("notary-server memory", NotaryServer::start(), false),
             (
@@ -670,6 +721,13 @@ fn main() {
         Some(dir)
     };
 
+    if o.hold > 0 {
+        for t in &targets {
+            println!("{} {} pid {} ca {}", t.name, t.url, t.pid(), t.ca.display());
+        }
+        std::thread::sleep(Duration::from_secs(o.hold));
+        return;
+    }
     let r = o.repos;
     let random = |role: &str| {
         format!(
@@ -679,30 +737,50 @@ fn main() {
     };
     let big = format!("\"/v2/{BIG}/_trust/tuf/targets.json\"");
     // (name, measured path, warm-up: every repository's `Some(role)` once, or the big file
-    // for `None`, connections, new connection per request)
-    let workloads: Vec<(&str, String, Option<&str>, u32, bool)> = vec![
+    // for `None`, connections, client)
+    let workloads: Vec<(&str, String, Option<&str>, u32, Client)> = vec![
         (
             "GET timestamp.json",
             random("timestamp"),
             Some("timestamp"),
             64,
-            false,
+            Client::Wrk,
         ),
-        ("GET root.json", random("root"), Some("root"), 64, false),
+        (
+            "GET root.json",
+            random("root"),
+            Some("root"),
+            64,
+            Client::Wrk,
+        ),
         (
             "GET targets.json (10 tags)",
             random("targets"),
             Some("targets"),
             64,
-            false,
+            Client::Wrk,
         ),
-        ("GET targets.json (10,000 tags)", big, None, 64, false),
+        ("GET targets.json (10,000 tags)", big, None, 64, Client::Wrk),
         (
-            "GET timestamp.json, new TLS connection each",
+            "GET timestamp.json, new TLS conn, full handshake",
+            String::new(),
+            Some("timestamp"),
+            16,
+            Client::NewConnection { resume: false },
+        ),
+        (
+            "GET timestamp.json, new TLS conn, resumed",
+            String::new(),
+            Some("timestamp"),
+            16,
+            Client::NewConnection { resume: true },
+        ),
+        (
+            "GET timestamp.json, new TLS conn (wrk)",
             random("timestamp"),
             Some("timestamp"),
             16,
-            true,
+            Client::WrkClose,
         ),
     ];
     let selected = |name: &str| o.only.as_deref().is_none_or(|s| name.contains(s));
@@ -710,7 +788,13 @@ fn main() {
     let mut results: Vec<(String, &'static str, Measure)> = Vec::new();
     let mut rss_load = BTreeMap::new();
     let mut jsonl = std::fs::File::create(&o.out).expect("results file");
-    for (wname, path, warm_path, conns, new_conn) in &workloads {
+    let timestamp_path = |rnd: u64| {
+        format!(
+            "/v2/example.com/bench-{}/_trust/tuf/timestamp.json",
+            rnd % r as u64
+        )
+    };
+    for (wname, path, warm_path, conns, client) in &workloads {
         for t in &targets {
             t.revive();
             warm_up(t, r, *warm_path);
@@ -727,7 +811,19 @@ fn main() {
                     }
                 })
             };
-            let mut m = wrk(&t.url, path, o.duration, *conns, *new_conn, scratch.path());
+            let mut m = match client {
+                Client::Wrk | Client::WrkClose => wrk(
+                    &t.url,
+                    path,
+                    o.duration,
+                    *conns,
+                    matches!(client, Client::WrkClose),
+                    scratch.path(),
+                ),
+                Client::NewConnection { resume } => {
+                    new_connections(&t.url, *conns, o.duration, *resume, &timestamp_path)
+                }
+            };
             m.crashed = crashed_warming_up || !alive(t.pid());
             done.store(true, Ordering::Relaxed);
             let _ = sampler.join();

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Request};
+use axum::http::{HeaderMap, Request, Uri};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::convert::Infallible;
 
@@ -51,15 +51,15 @@ impl AcceptsGzip {
 /// The host the client addressed: the one `Host` header (HTTP/1) or the URI's authority
 /// (HTTP/2). The token realm is built from it, so a missing, repeated or malformed one is
 /// refused.
-pub fn request_host(parts: &Parts) -> Result<String, ApiError> {
-    let mut hosts = parts.headers.get_all(HOST).iter();
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Result<&'a str, ApiError> {
+    let mut hosts = headers.get_all(HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
-        (Some(h), None) => h.to_str().ok().map(str::to_string),
-        (None, None) => parts.uri.authority().map(|a| a.as_str().to_string()),
+        (Some(h), None) => h.to_str().ok(),
+        (None, None) => uri.authority().map(|a| a.as_str()),
         _ => None,
     };
     match host {
-        Some(h) if valid_host(&h) => Ok(h),
+        Some(h) if valid_host(h) => Ok(h),
         _ => Err(ApiError::with_detail(
             ErrorCode::InvalidParameters,
             serde_json::Value::from("the request needs exactly one valid Host header"),

@@ -185,7 +185,7 @@ where
 {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = InFlightFuture<axum::routing::future::RouteFuture<std::convert::Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         <Router as Service<axum::http::Request<B>>>::poll_ready(&mut self.inner, cx)
@@ -195,36 +195,77 @@ where
         req.extensions_mut().insert(self.client);
         self.in_flight.0.fetch_add(1, Ordering::AcqRel);
         let guard = InFlightGuard(self.in_flight.clone());
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let r = fut.await;
-            drop(guard);
-            r
-        })
+        InFlightFuture {
+            inner: self.inner.call(req),
+            guard: Some(guard),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's answer, counted in flight until it is ready.
+    struct InFlightFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<InFlightGuard>,
+    }
+}
+
+impl<F: Future> Future for InFlightFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let r = this.inner.poll(cx);
+        if r.is_ready() {
+            this.guard.take();
+        }
+        r
     }
 }
 
 /// An I/O stream that fails reads once no bytes have moved for `idle` while no request is in
 /// flight: hyper then closes the connection. Bytes in either direction push the deadline out.
+///
+/// Moving bytes only records the time; the timer is moved when it fires early, so the many
+/// reads and writes of a busy connection do not each reschedule it.
 struct IdleDeadline<T> {
     inner: T,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
+    last_activity: Instant,
     in_flight: Arc<InFlight>,
 }
 
 impl<T> IdleDeadline<T> {
     fn new(inner: T, idle: Duration, in_flight: Arc<InFlight>) -> Self {
+        let now = Instant::now();
         IdleDeadline {
             inner,
             idle,
-            deadline: Box::pin(tokio::time::sleep(idle)),
+            deadline: Box::pin(tokio::time::sleep_until(now + idle)),
+            last_activity: now,
             in_flight,
         }
     }
 
     fn touch(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.idle);
+        self.last_activity = Instant::now();
+    }
+
+    /// Whether the connection has been idle for the whole timeout; registers for a wake-up
+    /// when it will have been, if not.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last_activity + self.idle;
+            if due <= Instant::now() {
+                return true;
+            }
+            self.deadline.as_mut().reset(due);
+        }
     }
 }
 
@@ -248,12 +289,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleDeadline<T> {
                     self.touch();
                     return Poll::Pending;
                 }
-                match self.deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                if self.poll_idle(cx) {
+                    Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "connection idle",
-                    ))),
-                    Poll::Pending => Poll::Pending,
+                    )))
+                } else {
+                    Poll::Pending
                 }
             }
         }

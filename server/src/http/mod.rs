@@ -30,7 +30,6 @@ use response::CachePolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// Tunables of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -117,14 +116,10 @@ pub fn router(service: Arc<TrustService>, cfg: &HttpConfig, scheme: &'static str
         .route("/v2/{*path}", any(trust::trust))
         .fallback(trust::trust)
         .method_not_allowed_fallback(trust::trust)
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            cfg.request_timeout,
-        ))
         .layer(CatchPanicLayer::custom(ops::panic_response))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_log::log_and_measure,
-        ))
+        .layer(request_log::RequestLayer {
+            app: state.clone(),
+            timeout: cfg.request_timeout,
+        })
         .with_state(state)
 }

@@ -164,7 +164,10 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         ),
     };
     let mut r = labelled(route, result.unwrap_or_else(|e| e.to_api().into_response()));
-    r.extensions_mut().insert(GunLabel(gun.to_string()));
+    // The GUN is only for the request log: no copy when its lines are not written.
+    if super::request_log::enabled() {
+        r.extensions_mut().insert(GunLabel(gun.to_string()));
+    }
     if let Some(actor) = caller.actor {
         r.extensions_mut().insert(ActorLabel(actor));
     }
@@ -274,7 +277,7 @@ fn refusal(app: &AppState, parts: &Parts, e: ServiceError) -> Response<Body> {
     };
     let realm = match &app.service.auth_config().realm {
         Some(r) => r.clone(),
-        None => match request_host(parts) {
+        None => match request_host(&parts.headers, &parts.uri) {
             Ok(host) => format!("{}://{host}/oauth2/token", app.scheme),
             Err(bad_host) => return bad_host.into_response(),
         },

@@ -138,7 +138,7 @@ fn plain_error(status: StatusCode, code: &str, message: &str) -> Response<Body> 
 async fn proxy(State(gate): State<Arc<Gate>>, req: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let host = match super::extract::request_host(&parts) {
+    let host = match super::extract::request_host(&parts.headers, &parts.uri).map(str::to_string) {
         Ok(h) => h,
         Err(_) => {
             return plain_error(
