@@ -332,3 +332,109 @@ fn same_uploads_get_the_same_verdicts_from_notary_server_and_signet() {
     }
     assert!(report.is_empty(), "verdicts differ:\n{}", report.join("\n"));
 }
+
+/// The changefeed's paging (`change_id`, `records`, forwards, backwards, out of range) as
+/// notary-server 0.7 answers it on PostgreSQL, its production storage: same status, same code,
+/// same records.
+#[test]
+fn changefeed_pages_as_notary_server_on_postgres_does() {
+    if !Postgres::available() || !require_binaries(&["notary-server", "notary-signer"]) {
+        return;
+    }
+    let pg = Postgres::start();
+    let server_db = pg.create_database("notaryserver");
+    pg.psql("notaryserver", NOTARY_SERVER_PG_SCHEMA);
+    let reference = NotaryServer::start_with_storage(Some(&server_db));
+    let signet = SignetServer::start();
+    let servers = [
+        (
+            "notary-server",
+            https_agent(&reference.ca_path),
+            reference.url.clone(),
+        ),
+        ("Signet", https_agent(&signet.ca_path), signet.url.clone()),
+    ];
+    // The same four publishes on each: two repositories, interleaved.
+    for (name, agent, url) in &servers {
+        let mut keys = Vec::new();
+        for gun in ["example.com/feed1", "example.com/feed2"] {
+            let k = RepoKeys::new(gun);
+            let ts = upload::server_key(agent, url, gun, "timestamp");
+            let snap = upload::server_key(agent, url, gun, "snapshot");
+            let root = k.root(1, &ts, &snap);
+            keys.push((gun, k, root));
+        }
+        for (i, v) in [(0, 1), (0, 2), (1, 1), (0, 3)] {
+            let (gun, k, root) = &keys[i];
+            let targets = k.targets(v, &[]);
+            let mut parts: Vec<(&str, &[u8])> = vec![("targets", &targets)];
+            if v == 1 {
+                parts.insert(0, ("root", root));
+            }
+            let (s, body) = upload::post_update(agent, url, gun, &parts);
+            assert_eq!(s, 200, "{name} {gun} v{v}: {body}");
+        }
+    }
+    let answer = |agent: &ureq::Agent, url: &str, path: &str| {
+        let (status, body) = upload::get(agent, &format!("{url}{path}"));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let records: Vec<String> = v["records"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} v{} {}",
+                            r["ID"], r["GUN"], r["Version"], r["Category"]
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            status,
+            upload::error_code(&String::from_utf8_lossy(&body)),
+            v["count"].clone(),
+            records,
+        )
+    };
+    let mut compared = 0;
+    let mut differences = Vec::new();
+    for feed in [
+        "/v2/_trust/changefeed",
+        "/v2/example.com/feed1/_trust/changefeed",
+    ] {
+        for change_id in [
+            "",
+            "0",
+            "1",
+            "2",
+            "4",
+            "-1",
+            "-3",
+            "+2",
+            "2147483648",
+            "99999999999",
+            "abc",
+        ] {
+            for records in ["", "0", "1", "2", "5", "-1", "-2", "-5"] {
+                let path = format!("{feed}?change_id={change_id}&records={records}");
+                let theirs = answer(&servers[0].1, &servers[0].2, &path);
+                let ours = answer(&servers[1].1, &servers[1].2, &path);
+                compared += 1;
+                if theirs != ours {
+                    differences.push(format!(
+                        "{path}:\n  notary-server {theirs:?}\n  Signet        {ours:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} of {compared} changefeed requests differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+    eprintln!("{compared} changefeed requests answered alike");
+}

@@ -26,8 +26,9 @@ impl ChangefeedQuery {
         q
     }
 
-    /// `(change_id, records)` as the reference reads them: records 0 means 100, at most
-    /// 10,000 either way (negative pages backwards); an empty change id is the start.
+    /// `(change_id, records)` as the store takes them: records 0 means 100, at most 10,000
+    /// either way (more is refused: one request could otherwise read the whole feed), and
+    /// negative records page backwards from `change_id`, or from the newest when it is -1.
     fn bounds(&self) -> Result<(i64, i64), ServiceError> {
         let bad = |name: &'static str, value: &str| ServiceError::InvalidParameter {
             name,
@@ -44,10 +45,16 @@ impl ChangefeedQuery {
         if records.abs() > 10_000 {
             return Err(bad("records", records_s));
         }
-        let change_id = match self.change_id.as_deref() {
+        // A 32-bit integer, as notary-server's stores parse it.
+        let change_id: i64 = match self.change_id.as_deref() {
             None | Some("") => 0,
-            Some(v) => v.parse::<i64>().map_err(|_| bad("change_id", v))?,
+            Some(v) => v.parse::<i32>().map_err(|_| bad("change_id", v))?.into(),
         };
+        // As notary-server's SQL store reads them: a negative change id pages backwards too,
+        // and backwards from 0 or below starts at the newest change.
+        if change_id < 0 || records < 0 {
+            return Ok((if change_id <= 0 { -1 } else { change_id }, -records.abs()));
+        }
         Ok((change_id, records))
     }
 }
