@@ -589,11 +589,14 @@ fn timestamp_state(
             }));
         }
     }
+    // No new timestamp (none due, or the key is another server's, as after an import that
+    // brought the snapshot key only): a renewed snapshot would be one the served timestamp
+    // does not name, and clients refuse it, so the stored pair stays as it is.
     Ok(Some(TimestampState {
         timestamp: ts_row.bytes,
         timestamp_expires: ts_expires,
-        snapshot: snapshot_bytes,
-        new_rows,
+        snapshot: snap_row.bytes,
+        new_rows: Vec::new(),
     }))
 }
 
@@ -784,6 +787,69 @@ mod tests {
             .unwrap();
         assert!(again.new_rows.is_empty());
         assert_eq!(again.timestamp, state.timestamp);
+    }
+
+    /// Signet holds the snapshot key but the timestamp key is another server's (a database
+    /// import that brought only the snapshot key): an expired snapshot is not renewed, since
+    /// the timestamp that would have to name the new one cannot be signed.
+    #[test]
+    fn a_snapshot_is_not_renewed_under_a_timestamp_the_server_cannot_sign() {
+        let f = fixture();
+        let foreign_ts = PrivateKey::generate_ecdsa();
+        let snap_key = f
+            .signer
+            .get_or_create(GUN, ServerRole::Snapshot, &[])
+            .unwrap();
+        let mut r = Root::new(GoTime::from_instant(
+            OffsetDateTime::now_utc() + Duration::days(365),
+        ));
+        r.set_role_keys(ROOT, vec![f.root_cert.clone()], 1);
+        r.set_role_keys(TARGETS, vec![f.targets_key.public_key()], 1);
+        r.set_role_keys(SNAPSHOT, vec![snap_key], 1);
+        r.set_role_keys(TIMESTAMP, vec![foreign_ts.public_key()], 1);
+        let root_bytes = sign_and_serialize(ROOT, &r, &[(&f.root_cert.id(), &f.root_key)]).unwrap();
+        let root = SignedRoot::from_bytes(ROOT, &root_bytes).unwrap();
+        let targets = f.targets(1);
+        let then = OffsetDateTime::now_utc() - Duration::days(10);
+        let mut snap = signet_tuf::Snapshot::new(GoTime::from_instant(then + Duration::days(1)));
+        snap.set_meta(ROOT, &root_bytes);
+        snap.set_meta(TARGETS, &targets);
+        let snap_bytes = server_sign(GUN, &f.signer, &root, ServerRole::Snapshot, &snap)
+            .unwrap()
+            .expect("the server holds the snapshot key");
+        let ts = Timestamp::for_snapshot(
+            GoTime::from_instant(OffsetDateTime::now_utc() + Duration::days(5)),
+            1,
+            &snap_bytes,
+        );
+        let ts_bytes =
+            sign_and_serialize(TIMESTAMP, &ts, &[(&foreign_ts.id(), &foreign_ts)]).unwrap();
+        let rows = [
+            (ROOT, root_bytes),
+            (TARGETS, targets),
+            (SNAPSHOT, snap_bytes.clone()),
+            (TIMESTAMP, ts_bytes.clone()),
+        ]
+        .map(|(role, bytes)| NewMeta {
+            role: role.into(),
+            version: 1,
+            bytes,
+        });
+        f.store.update_many(GUN, &rows, then).unwrap();
+
+        let now = OffsetDateTime::now_utc();
+        let state = current_timestamp(GUN, f.store.as_ref(), &f.signer, now)
+            .unwrap()
+            .unwrap();
+        assert!(state.new_rows.is_empty(), "nothing renewed");
+        assert_eq!(state.timestamp.as_ref(), ts_bytes.as_slice());
+        assert_eq!(state.snapshot.as_ref(), snap_bytes.as_slice());
+        let ahead =
+            renew_server_signed(GUN, f.store.as_ref(), &f.signer, now, Duration::days(3)).unwrap();
+        assert!(
+            ahead.is_empty(),
+            "the background pass renews nothing either"
+        );
     }
 
     #[test]
