@@ -800,6 +800,17 @@ impl Registry {
         Self::start_inner(free_port(), None, None)
     }
 
+    /// A second registry over this one's storage, serving HTTPS with `tls`: the same content
+    /// reached over TLS (the gate benchmark compares it with the gate's TLS).
+    pub fn start_tls_sharing(&self, tls: &TestCa) -> Registry {
+        Self::start_on(
+            free_port(),
+            None,
+            Some(tls),
+            Some(&self._dir.path().join("data")),
+        )
+    }
+
     /// The same registry with token authentication (see [`TokenAuth`]).
     pub fn start_with_token_auth(auth: &TokenAuth) -> Registry {
         Self::start_inner(free_port(), Some(auth), None)
@@ -817,10 +828,20 @@ impl Registry {
     }
 
     fn start_inner(port: u16, auth: Option<&TokenAuth>, tls: Option<&TestCa>) -> Registry {
+        Self::start_on(port, auth, tls, None)
+    }
+
+    fn start_on(
+        port: u16,
+        auth: Option<&TokenAuth>,
+        tls: Option<&TestCa>,
+        storage: Option<&Path>,
+    ) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
+        let root = storage.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         let mut cfg = format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
+            root.display()
         );
         if let Some(t) = tls {
             cfg.push_str(&format!(

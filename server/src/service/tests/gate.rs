@@ -119,6 +119,20 @@ async fn gate_decisions_follow_trust_data_and_policy() {
         &d("team/app", "v2".into()).await.check,
         "tag v2 is not signed"
     ));
+    // Warm: decisions read no database (the read cache and the verified targets answer).
+    let loads = |svc: &Arc<TrustService>| {
+        svc.metrics()
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("signet_read_cache_loads_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = loads(svc);
+    for _ in 0..3 {
+        assert_eq!(d("team/app", "v1".into()).await.check, expect(b"release"));
+    }
+    assert_eq!(loads(svc), before);
     assert!(refused(
         &d("team/app", "a-only".into()).await.check,
         "tag a-only is not signed"
