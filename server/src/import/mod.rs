@@ -46,6 +46,8 @@ pub enum ImportError {
     ArchivePassphrase,
     #[error(transparent)]
     Chain(#[from] ChainError),
+    #[error("{gun:?} is not a name a docker image reference can contain, so Signet would never serve it; nothing was stored")]
+    NotAnImageName { gun: String },
     #[error("no registry serves {host} with content trust enabled (create one with login server {host} and enable content trust first)")]
     NoRegistry { host: String },
     #[error("server key {key_id}: the passphrase of alias {alias:?} is not set (set {var}, or pass --signer-passphrase {alias}=VAR)")]
@@ -291,6 +293,11 @@ impl Importer<'_> {
         mut keys: Option<&mut dyn ServerKeySource>,
         history: chain::History,
     ) -> Result<RepositoryReport, ImportError> {
+        // Every trust route answers only names of this grammar: an import of any other name
+        // would store data no client can read.
+        if !crate::image_name::is_image_name(gun) {
+            return Err(ImportError::NotAnImageName { gun: gun.into() });
+        }
         if !self.tenancy.is_open() {
             let served = self
                 .tenancy
@@ -412,5 +419,41 @@ impl Importer<'_> {
         self.signer
             .seal_imported(gun, role, &source.key, true)
             .map_err(|e| key_err(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_name_no_image_reference_can_contain_is_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("db")).expect("store"));
+        let signer = Signer::open(store.clone(), b"pass").expect("signer");
+        let tenancy = Tenancy::default();
+        let importer = Importer {
+            store: store.as_ref(),
+            signer: &signer,
+            tenancy: &tenancy,
+            actor: "test".into(),
+            source: "test".into(),
+            history: chain::History::Complete,
+        };
+        for gun in [
+            "Example.com/Team/App",
+            "example.com/a/../b",
+            "example.com/app\u{202e}",
+        ] {
+            let report = importer.import(gun, Vec::new(), None);
+            assert_eq!(report.outcome, Outcome::Refused, "{gun}");
+            assert_eq!(
+                report.reason.as_deref(),
+                Some(format!("{gun:?} is not a name a docker image reference can contain, so Signet would never serve it; nothing was stored").as_str())
+            );
+        }
+        assert!(store.guns().expect("guns").is_empty());
     }
 }
