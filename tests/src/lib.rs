@@ -409,11 +409,20 @@ impl SignetServer {
     /// Starts the trust API and, beside it on another loopback port, the signed-only
     /// registry gate in front of `upstream` (`http://127.0.0.1:<port>`).
     pub fn start_with_gate(upstream: &str) -> SignetServer {
+        Self::start_with_gate_on(upstream, None)
+    }
+
+    /// [`SignetServer::start_with_gate`] on a given database (e.g. a PostgreSQL shared with
+    /// other instances).
+    pub fn start_with_gate_on(
+        upstream: &str,
+        database: Option<signet_server::serve::Database>,
+    ) -> SignetServer {
         Self::start_configured(
             tempfile::tempdir().expect("tempdir"),
             Default::default(),
             vec![],
-            None,
+            database,
             Default::default(),
             Some(signet_server::serve::GateConfig {
                 upstream: upstream.to_string(),

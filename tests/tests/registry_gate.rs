@@ -449,3 +449,70 @@ fn srv_policy_mode(admin: &signet_interop::admin::AdminClient) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Two instances on one PostgreSQL: trust data published through one takes effect at the
+/// other's gate on the next request (the read cache hears the change; the verified targets
+/// are keyed by the timestamp).
+#[test]
+fn a_publish_on_another_instance_reaches_the_gate() {
+    if !Postgres::available() || !require_binaries(&["docker-registry", "skopeo"]) {
+        return;
+    }
+    let pg = Postgres::start();
+    let url = pg.create_database("gate");
+    let work = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let publisher = SignetServer::start_on_postgres(&url);
+    let gated = SignetServer::start_with_gate_on(
+        &format!("http://127.0.0.1:{}", registry.port),
+        Some(signet_server::serve::Database::Postgres(url.clone())),
+    );
+    let gate = format!("127.0.0.1:{}", gated.gate_addr.expect("gate").port());
+    let gun = format!("{gate}/app");
+    let skopeo = Skopeo::new(work.path(), &gated.ca_path);
+    let mut layout = Layout::new(work.path().join("layout"));
+    let image = layout.image("signed", "amd64");
+    layout.tag("v1", &image, OCI_MANIFEST);
+    skopeo.push(&layout, "v1", &format!("{gun}:v1"));
+    let manifest = registry_manifest(&ureq::AgentBuilder::new().build(), registry.port, "v1");
+    let out = work.path().join("out");
+    let pull = || skopeo.pull(&format!("{gun}:v1"), &out);
+    let run = pull();
+    assert!(run.stderr.contains("no trust data"), "{}", run.stderr);
+
+    let agent = https_agent(&publisher.ca_path);
+    let keys = RepoKeys::new(&gun);
+    let ts = upload::server_key(&agent, &publisher.url, &gun, "timestamp");
+    let snap = upload::server_key(&agent, &publisher.url, &gun, "snapshot");
+    let root = keys.root(1, &ts, &snap);
+    let targets = keys.targets(1, &[("v1", &manifest)]);
+    let (s, b) = upload::post_update(
+        &agent,
+        &publisher.url,
+        &gun,
+        &[("root", &root), ("targets", &targets)],
+    );
+    assert_eq!(s, 200, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = pull();
+        if run.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never allowed: {}", run.stderr);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Unsigned on the publisher: refused at the gate.
+    let targets = keys.targets(2, &[("v0", b"other")]);
+    let (s, b) = upload::post_update(&agent, &publisher.url, &gun, &[("targets", &targets)]);
+    assert_eq!(s, 200, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = pull();
+        if run.stderr.contains("tag v1 is not signed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still served: {}", run.stderr);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
