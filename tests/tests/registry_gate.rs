@@ -329,8 +329,11 @@ fn gate_serves_signed_manifests_only() {
         format!("{gun}@{}", signed.digest),
     ];
 
-    // skopeo
+    // skopeo; first a platform manifest by digest before any client read its index: the
+    // gate reads the signed manifests to find the index that names it.
     let out = work.path().join("out");
+    let run = skopeo.pull(&format!("{gun}@{}", arm.digest), &out);
+    assert!(run.status.success(), "skopeo child first: {}", run.stderr);
     for r in &allowed {
         let run = skopeo.pull(r, &out);
         assert!(run.status.success(), "skopeo {r}: {}", run.stderr);

@@ -4,7 +4,7 @@
 //! allows a child only while its index is still signed.
 
 use crate::clock_map::ClockMap;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -35,8 +35,14 @@ pub fn index_children(content_type: Option<&str>, body: &[u8]) -> Option<Vec<[u8
     )
 }
 
-/// Child digest → the signed index digest that names it.
-type Children = HashMap<[u8; 32], [u8; 32]>;
+/// What one gate instance learnt of a repository's signed manifests.
+#[derive(Default)]
+struct Children {
+    /// Child digest → the signed index digest that names it.
+    parents: HashMap<[u8; 32], [u8; 32]>,
+    /// Signed digests already read (index or not), so none is fetched twice.
+    examined: HashSet<[u8; 32]>,
+}
 
 /// GUN → its [`Children`].
 #[derive(Default)]
@@ -49,24 +55,45 @@ impl IndexChildren {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn record(&self, gun: &str, index: [u8; 32], children: &[[u8; 32]]) {
+    fn with<T>(&self, gun: &str, f: impl FnOnce(&mut Children) -> T) -> T {
         let mut m = self.lock();
         if m.get(gun).is_none() {
-            drop(m.insert_capped(gun.to_string(), HashMap::new(), REPOSITORIES_CAP));
+            drop(m.insert_capped(gun.to_string(), Children::default(), REPOSITORIES_CAP));
         }
-        if let Some(kids) = m.get_mut(gun) {
-            if kids.len() + children.len() > CHILDREN_CAP {
-                kids.clear();
-            }
-            for c in children.iter().take(CHILDREN_CAP) {
-                kids.insert(*c, index);
-            }
+        match m.get_mut(gun) {
+            Some(c) => f(c),
+            None => f(&mut Children::default()),
         }
+    }
+
+    /// Records a signed manifest the gate read: an index's `children`, or none.
+    pub fn record(&self, gun: &str, index: [u8; 32], children: &[[u8; 32]]) {
+        self.with(gun, |c| {
+            if c.parents.len() + children.len() > CHILDREN_CAP {
+                c.parents.clear();
+            }
+            if c.examined.len() >= CHILDREN_CAP {
+                c.examined.clear();
+            }
+            c.examined.insert(index);
+            for child in children.iter().take(CHILDREN_CAP) {
+                c.parents.insert(*child, index);
+            }
+        })
     }
 
     /// The index that named `child` in `gun`, if one was seen.
     pub fn parent(&self, gun: &str, child: &[u8; 32]) -> Option<[u8; 32]> {
-        self.lock().get(gun).and_then(|k| k.get(child).copied())
+        self.lock()
+            .get(gun)
+            .and_then(|c| c.parents.get(child).copied())
+    }
+
+    /// Whether the signed manifest `digest` of `gun` was already read.
+    pub fn examined(&self, gun: &str, digest: &[u8; 32]) -> bool {
+        self.lock()
+            .get(gun)
+            .is_some_and(|c| c.examined.contains(digest))
     }
 }
 

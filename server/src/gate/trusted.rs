@@ -281,6 +281,15 @@ impl TrustedTargets {
         msg
     }
 
+    /// Every digest a tag of the counted roles is signed with.
+    pub fn digests(&self, signer_roles: &[String]) -> Vec<[u8; 32]> {
+        self.by_digest
+            .keys()
+            .filter(|d| self.digest(d, signer_roles).is_some())
+            .copied()
+            .collect()
+    }
+
     /// The signed length of `digest` when a tag of the counted roles is signed with it.
     pub fn digest(&self, digest: &[u8; 32], signer_roles: &[String]) -> Option<i64> {
         let (length, roles) = self.by_digest.get(digest)?;

@@ -68,7 +68,15 @@ pub struct GateDecision {
     pub repository: String,
     pub reference: String,
     pub check: GateCheck,
+    /// For a digest no signed tag or known index names: signed manifests this instance has
+    /// not read yet (`sha256:<hex>`), which may be indexes naming it (another instance may
+    /// have served the index). The HTTP layer reads them ([`TrustService::gate_learn`]) and
+    /// decides again.
+    pub index_candidates: Vec<String>,
 }
+
+/// At most this many signed manifests are read to find a digest's index.
+const INDEX_CANDIDATES: usize = 32;
 
 /// The registry's successful answer to a manifest read.
 pub struct Served<'a> {
@@ -137,6 +145,7 @@ impl TrustService {
                         check: GateCheck::Refuse(format!(
                             "{host} is not the login server of any registry this gate serves"
                         )),
+                        index_candidates: Vec::new(),
                     }
                 }
             }
@@ -149,6 +158,7 @@ impl TrustService {
             repository: repository.into(),
             reference: reference.into(),
             check: GateCheck::Pass("off"),
+            index_candidates: Vec::new(),
         };
         if policy.mode == GateMode::Off {
             return d;
@@ -167,7 +177,39 @@ impl TrustService {
             Ok(c) => c,
             Err(reason) => GateCheck::Refuse(reason),
         };
+        if matches!(d.check, GateCheck::Refuse(_))
+            && matches!(Reference::parse(reference), Some(Reference::Digest(_)))
+        {
+            if let Ok(t) = self.trusted_targets(&gun).await {
+                d.index_candidates = t
+                    .digests(&policy.signer_roles())
+                    .into_iter()
+                    .filter(|x| !self.gate.children.examined(&gun, x))
+                    .take(INDEX_CANDIDATES)
+                    .map(|x| format!("sha256:{}", hex::encode(x)))
+                    .collect();
+            }
+        }
         d
+    }
+
+    /// Records a signed manifest read from the registry for `d`'s candidates: its children
+    /// when it is an index. Bytes that do not hash to `digest` teach nothing.
+    pub fn gate_learn(
+        &self,
+        d: &GateDecision,
+        digest: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) {
+        let Some(Reference::Digest(want)) = Reference::parse(digest) else {
+            return;
+        };
+        if trusted::digest_of(body).sha256 != want {
+            return;
+        }
+        let kids = index_children(content_type, body).unwrap_or_default();
+        self.gate.children.record(&d.gun, want, &kids);
     }
 
     async fn gate_check(
@@ -248,11 +290,9 @@ impl TrustService {
                 };
                 match got {
                     Some(g) if g.sha256 == *sha256 && length.is_none_or(|l| l == g.length) => {
-                        if let Some(kids) = served
-                            .body
-                            .and_then(|b| index_children(served.content_type, b))
-                        {
-                            self.gate.children.record(&d.gun, *sha256, &kids);
+                        if let Some(body) = served.body {
+                            let kids = index_children(served.content_type, body);
+                            self.gate.children.record(&d.gun, *sha256, &kids.unwrap_or_default());
                         }
                         None
                     }

@@ -29,6 +29,9 @@ const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
+/// What the gate accepts when it reads a signed manifest to see whether it is an index.
+const INDEX_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
 pub struct Gate {
     service: Arc<TrustService>,
     upstream: Upstream,
@@ -152,7 +155,15 @@ async fn proxy(State(gate): State<Arc<Gate>>, req: Request<Body>) -> Response<Bo
         .then(|| manifest_path(parts.uri.path()))
         .flatten();
     let decision = match manifest_read {
-        Some((name, reference)) => Some(gate.service.gate_decide(&host, name, reference).await),
+        Some((name, reference)) => {
+            let d = gate.service.gate_decide(&host, name, reference).await;
+            if d.index_candidates.is_empty() {
+                Some(d)
+            } else {
+                gate.learn_indexes(&parts, &d).await;
+                Some(gate.service.gate_decide(&host, name, reference).await)
+            }
+        }
         None => None,
     };
     let response = gate.forward(&parts, &host, body, decision.as_ref()).await;
@@ -168,6 +179,45 @@ async fn proxy(State(gate): State<Arc<Gate>>, req: Request<Body>) -> Response<Bo
 }
 
 impl Gate {
+    /// Reads `d`'s index candidates from the registry (with the client's credentials) so the
+    /// service learns which digests signed indexes name: an index served by another gate
+    /// instance, or before this one started, is learnt here once.
+    async fn learn_indexes(&self, parts: &axum::http::request::Parts, d: &GateDecision) {
+        for digest in &d.index_candidates {
+            let Ok(uri) = self
+                .upstream
+                .uri(&format!("/v2/{}/manifests/{digest}", d.repository))
+            else {
+                continue;
+            };
+            let mut req = Request::new(Body::empty());
+            *req.uri_mut() = uri;
+            let h = req.headers_mut();
+            if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+                h.insert(header::AUTHORIZATION, auth.clone());
+            }
+            h.insert(header::ACCEPT, HeaderValue::from_static(INDEX_ACCEPT));
+            let Ok(resp) = self.client.request(req).await else {
+                return;
+            };
+            if resp.status() != StatusCode::OK {
+                continue;
+            }
+            let (rparts, body) = resp.into_parts();
+            let Ok(body) = http_body_util::Limited::new(body, MAX_MANIFEST_BYTES)
+                .collect()
+                .await
+            else {
+                continue;
+            };
+            let ct = rparts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            self.service.gate_learn(d, digest, ct, &body.to_bytes());
+        }
+    }
+
     async fn forward(
         &self,
         parts: &axum::http::request::Parts,
