@@ -345,6 +345,20 @@ fn gate_serves_signed_manifests_only() {
         assert!(run.stderr.contains("denied"), "skopeo {r}: {}", run.stderr);
     }
 
+    // A path the registry decodes into a manifest read is decided like one.
+    for path in ["app/manifests%2Funsigned", "app%2Fmanifests/unsigned"] {
+        let url = format!("https://{gate}/v2/{path}");
+        let (direct, _) = upload::send(
+            plain
+                .get(&format!("http://127.0.0.1:{}/v2/{path}", registry.port))
+                .set("Accept", OCI_MANIFEST),
+            b"",
+        );
+        let (gated, _) = upload::send(agent.get(&url).set("Accept", OCI_MANIFEST), b"");
+        // distribution decodes `%2F` before routing: this is the manifest, served directly.
+        assert_eq!((direct, gated), (200, 403), "{url}");
+    }
+
     // containerd's ctr: resolves tags with HEAD, then the index and its platform's manifest
     // by digest.
     let containerd = Containerd::start(work.path(), &gate, &srv.ca_path);

@@ -56,12 +56,14 @@ pub fn router(
     Router::new().fallback(proxy).with_state(gate)
 }
 
-/// `(repository, reference)` of a manifest path; `Some` also for a malformed one under
-/// `/v2/` that mentions `/manifests/`, so it is decided (and refused) rather than passed.
-fn manifest_path(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix("/v2/")?;
+/// `(repository, reference)` of a manifest path, read as the registry reads it: percent-decoded
+/// (Go decodes `%2F` before routing) and with leading slashes collapsed. `Some` also for a
+/// malformed one that mentions `/manifests/`, so it is decided (and refused) rather than passed.
+fn manifest_path(path: &str) -> Option<(String, String)> {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let rest = decoded.trim_start_matches('/').strip_prefix("v2/")?;
     let (name, reference) = rest.rsplit_once("/manifests/")?;
-    Some((name, reference))
+    Some((name.to_string(), reference.to_string()))
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and those the connection itself lists.
@@ -156,12 +158,12 @@ async fn proxy(State(gate): State<Arc<Gate>>, req: Request<Body>) -> Response<Bo
         .flatten();
     let decision = match manifest_read {
         Some((name, reference)) => {
-            let d = gate.service.gate_decide(&host, name, reference).await;
+            let d = gate.service.gate_decide(&host, &name, &reference).await;
             if d.index_candidates.is_empty() {
                 Some(d)
             } else {
                 gate.learn_indexes(&parts, &d).await;
-                Some(gate.service.gate_decide(&host, name, reference).await)
+                Some(gate.service.gate_decide(&host, &name, &reference).await)
             }
         }
         None => None,
@@ -329,17 +331,23 @@ mod tests {
 
     #[test]
     fn manifest_paths() {
-        assert_eq!(manifest_path("/v2/app/manifests/v1"), Some(("app", "v1")));
+        let p = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(manifest_path("/v2/app/manifests/v1"), p("app", "v1"));
         assert_eq!(
             manifest_path("/v2/team/app/manifests/sha256:ab"),
-            Some(("team/app", "sha256:ab"))
+            p("team/app", "sha256:ab")
         );
+        // As the registry decodes and routes them.
+        assert_eq!(manifest_path("/v2/app/manifests%2Fv1"), p("app", "v1"));
+        assert_eq!(manifest_path("/v2/app%2fmanifests%2fv1"), p("app", "v1"));
+        assert_eq!(manifest_path("//v2/app/manifests/v1"), p("app", "v1"));
+        assert_eq!(manifest_path("/v2/app/manifests/v%31"), p("app", "v1"));
         assert_eq!(manifest_path("/v2/app/blobs/sha256:ab"), None);
         assert_eq!(manifest_path("/v2/"), None);
         // Odd shapes are decided (and refused), never waved through.
         assert_eq!(
             manifest_path("/v2/a/manifests/x/manifests/y"),
-            Some(("a/manifests/x", "y"))
+            p("a/manifests/x", "y")
         );
     }
 }
