@@ -65,6 +65,18 @@ impl Snapshot {
         self.meta.as_ref().and_then(|m| m.get(role))
     }
 
+    /// The delegated roles (`targets/...`) this snapshot lists, in name order: what a client
+    /// fetches beyond the four top-level roles.
+    pub fn delegation_names(&self) -> Vec<String> {
+        self.meta
+            .iter()
+            .flatten()
+            .map(|(name, _)| name)
+            .filter(|name| crate::role_name::is_delegation(name))
+            .cloned()
+            .collect()
+    }
+
     pub fn set_meta(&mut self, role: &str, raw: &[u8]) {
         self.meta
             .get_or_insert_with(BTreeMap::new)

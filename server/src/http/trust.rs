@@ -6,6 +6,8 @@ use super::response::{self, labelled, ActorLabel, GunLabel};
 use super::AppState;
 use crate::api_error::ApiError;
 use crate::auth;
+use crate::heap::TrimWhenDone;
+use crate::multipart::Part;
 use crate::service::names::{self, MetaFile};
 use crate::service::{Caller, ChangefeedQuery, Need, ServiceError};
 use axum::body::Body;
@@ -221,17 +223,32 @@ async fn publish(
 ) -> Result<Response<Body>, ServiceError> {
     // Declared first, dropped last: a large body's buffers go back to the system on every way
     // out, rejections included.
-    let mut trim = crate::heap::TrimWhenDone::default();
-    let upload = match Upload::read(req, app.max_body_bytes, app.max_part_bytes).await {
-        Ok(u) => u,
+    let mut trim = TrimWhenDone::default();
+    let parts = match read_upload(app, req, &mut trim).await {
+        Ok(parts) => parts,
+        Err(refused) => return Ok(refused),
+    };
+    app.service.publish(caller, gun, parts).await?;
+    Ok(response::bytes(bytes::Bytes::new()))
+}
+
+/// Reads a multipart upload (a publish or the handover's import), arming `trim` by its size;
+/// a body refused as too large or malformed comes back as the answer to send.
+async fn read_upload(
+    app: &AppState,
+    req: Request,
+    trim: &mut TrimWhenDone,
+) -> Result<Vec<Part>, Response<Body>> {
+    match Upload::read(req, app.max_body_bytes, app.max_part_bytes).await {
+        Ok(upload) => {
+            trim.arm_if_large(upload.body_len);
+            Ok(upload.parts)
+        }
         Err(e) => {
             trim.arm_if_large(app.max_body_bytes);
-            return Ok(e.into_response());
+            Err(e.into_response())
         }
-    };
-    trim.arm_if_large(upload.body_len);
-    app.service.publish(caller, gun, upload.parts).await?;
-    Ok(response::bytes(bytes::Bytes::new()))
+    }
 }
 
 async fn import(
@@ -240,19 +257,12 @@ async fn import(
     gun: &str,
     req: Request,
 ) -> Result<Response<Body>, ServiceError> {
-    let mut trim = crate::heap::TrimWhenDone::default();
-    let upload = match Upload::read(req, app.max_body_bytes, app.max_part_bytes).await {
-        Ok(u) => u,
-        Err(e) => {
-            trim.arm_if_large(app.max_body_bytes);
-            return Ok(e.into_response());
-        }
+    let mut trim = TrimWhenDone::default();
+    let parts = match read_upload(app, req, &mut trim).await {
+        Ok(parts) => parts,
+        Err(refused) => return Ok(refused),
     };
-    trim.arm_if_large(upload.body_len);
-    let report = app
-        .service
-        .import_uploaded(caller, gun, upload.parts)
-        .await?;
+    let report = app.service.import_uploaded(caller, gun, parts).await?;
     Ok(response::json(
         axum::http::StatusCode::OK,
         report.to_string(),

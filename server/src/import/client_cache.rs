@@ -132,15 +132,7 @@ pub fn files(dir: &Path, gun: &str) -> Result<Vec<SourceFile>, ImportError> {
         .iter()
         .find(|f| f.role == "snapshot")
         .and_then(|f| signet_tuf::SignedSnapshot::from_bytes("snapshot", &f.bytes).ok())
-        .map(|s| {
-            s.signed
-                .meta
-                .iter()
-                .flatten()
-                .map(|(name, _)| name.clone())
-                .filter(|name| signet_tuf::role_name::is_delegation(name))
-                .collect()
-        })
+        .map(|s| s.signed.delegation_names())
         .unwrap_or_default();
     for role in listed {
         let path = meta.join(format!("{role}.json"));
