@@ -45,7 +45,7 @@ fn reset_lets_a_repository_start_over_with_a_new_root() {
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(
         bad.stderr.trim(),
-        "signet-server: 'example.com//x' is not a repository name (GUN) such as registry.example.com/team/app"
+        "signet-server: \"example.com//x\" is not a repository name (GUN) such as registry.example.com/team/app"
     );
     let unknown = cli(
         data,
