@@ -817,20 +817,23 @@ fn usage_errors_exit_codes_and_help_texts_are_consistent() {
     );
 }
 
-/// A reader that stops early (`signet key list | head -1`) closes the pipe before `signet`
-/// writes: the command ends quietly with status 0, not with a panic's backtrace.
+/// A reader that stops early (`signet key generate … | head -1`) closes the pipe before
+/// `signet` writes: the output goes nowhere, the key is still generated and the command exits
+/// with its own status, not with a panic's backtrace.
 #[test]
-fn output_to_a_closed_pipe_ends_the_command_quietly() {
+fn output_to_a_closed_pipe_does_not_stop_the_command() {
     let config = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
-        .args(["key", "list"])
+        .args(["key", "generate", "bob", "--dir"])
+        .arg(config.path())
         .env("DOCKER_CONFIG", config.path())
+        .env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "a passphrase")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("run signet key list");
-    // The reader goes away before the command has read the key store, let alone printed.
+        .expect("run signet key generate");
+    // The reader goes away before the command has made the key, let alone printed.
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait signet");
     assert_eq!(
@@ -840,4 +843,10 @@ fn output_to_a_closed_pipe_ends_the_command_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let public = std::fs::read_to_string(config.path().join("bob.pub")).expect("bob.pub");
+    assert!(public.contains("role: bob"), "{public}");
+    let private: Vec<_> = std::fs::read_dir(config.path().join("trust/private"))
+        .expect("private keys")
+        .collect();
+    assert_eq!(private.len(), 1);
 }
