@@ -22,37 +22,42 @@ pub fn is_image_name(name: &str) -> bool {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return false;
     }
-    let mut components = name.split('/');
-    let first = components.next().unwrap_or_default();
+    // Checked on every trust request, so written as byte loops rather than with `str::split`.
+    let (first, rest) = match name.bytes().position(|b| b == b'/') {
+        Some(i) => (&name[..i], Some(&name.as_bytes()[i + 1..])),
+        None => (name, None),
+    };
     // The first component is the registry when another follows; a lone component, or one that
     // also reads as a path component, is a path.
-    let first_ok = is_path_component(first) || (name.contains('/') && is_domain(first));
-    first_ok && components.all(is_path_component)
+    let first_ok = is_path_component(first) || (rest.is_some() && is_domain(first));
+    first_ok && rest.is_none_or(|r| r.split(|&b| b == b'/').all(path_component_bytes))
 }
 
 /// `alnum [separator alnum]*`, lowercase.
 pub fn is_path_component(c: &str) -> bool {
-    let b = c.as_bytes();
+    path_component_bytes(c.as_bytes())
+}
+
+/// [`is_path_component`] in one pass: a separator run is one '.', one '_', two '_', or any
+/// number of '-'.
+fn path_component_bytes(b: &[u8]) -> bool {
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) if alnum(first) && alnum(last) => {}
+        _ => return false,
     }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
+    let (mut run_len, mut run_kind) = (0usize, 0u8);
+    for &x in b {
+        if alnum(x) {
+            run_len = 0;
             continue;
         }
-        // A separator run: one '.', one '_', two '_', or any number of '-'.
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
+        match (x, run_len, run_kind) {
+            (b'-' | b'.' | b'_', 0, _) => run_kind = x,
+            (b'-', _, b'-') | (b'_', 1, b'_') => {}
+            _ => return false,
         }
-        let sep = &c[start..i];
-        let ok = matches!(sep, "." | "_" | "__") || sep.bytes().all(|x| x == b'-');
-        if !ok {
-            return false;
-        }
+        run_len += 1;
     }
     true
 }
@@ -161,6 +166,35 @@ mod tests {
             &format!("example.com/{}", "a".repeat(MAX_NAME_LEN - 11)),
         ] {
             assert!(!is_image_name(bad), "{bad:?}");
+        }
+    }
+
+    /// The one-pass check against the grammar's definition, on every string up to five bytes
+    /// over the bytes that matter.
+    #[test]
+    fn path_components_match_the_grammar() {
+        fn by_definition(c: &str) -> bool {
+            let b = c.as_bytes();
+            let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+            if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+                return false;
+            }
+            c.split(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+                .filter(|sep| !sep.is_empty())
+                .all(|sep| matches!(sep, "." | "_" | "__") || sep.bytes().all(|x| x == b'-'))
+        }
+        let alphabet = ["a", "1", ".", "-", "_", "A", "/"];
+        let mut words = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = words
+                .iter()
+                .filter(|w| w.len() == words.last().map_or(0, String::len))
+                .flat_map(|w| alphabet.iter().map(move |a| format!("{w}{a}")))
+                .collect();
+            words.extend(longer);
+        }
+        for w in &words {
+            assert_eq!(is_path_component(w), by_definition(w), "{w:?}");
         }
     }
 }

@@ -298,37 +298,27 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         tokio_rustls::TlsAcceptor::from(Arc::new(c))
     });
-    let mut shutdown = Vec::new();
-    let mut tasks = Vec::new();
-    let mut spawn = |listener, acceptor, router| {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        shutdown.push(tx);
-        tasks.push(tokio::spawn(crate::http::listener::serve(
-            listener,
-            acceptor,
-            router,
-            cfg.http.connections.clone(),
-            async move {
-                let _ = rx.await;
-            },
-        )));
+    let mut listeners = Listeners {
+        limits: cfg.http.connections.clone(),
+        shutdown: Vec::new(),
+        tasks: Vec::new(),
     };
     let mut gate_addr = None;
     match (gate_router, gate_listener) {
         (Some(gate), Some((gl, ga))) => {
-            spawn(
+            listeners.spawn(
                 listener,
                 acceptor,
                 crate::http::router(service.clone(), &cfg.http, scheme),
             );
-            spawn(gl, gate_acceptor, gate);
+            listeners.spawn(gl, gate_acceptor, gate);
             gate_addr = Some(ga);
         }
         (Some(gate), None) => {
-            spawn(listener, gate_acceptor, gate);
+            listeners.spawn(listener, gate_acceptor, gate);
             gate_addr = Some(addr);
         }
-        (None, _) => spawn(
+        (None, _) => listeners.spawn(
             listener,
             acceptor,
             crate::http::router(service.clone(), &cfg.http, scheme),
@@ -342,9 +332,46 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         service,
         token_cert,
         operator_token_file,
-        shutdown,
-        tasks,
+        shutdown: listeners.shutdown,
+        tasks: listeners.tasks,
     })
+}
+
+/// The listener tasks started so far, each with the sender that stops it.
+struct Listeners {
+    limits: crate::http::listener::Limits,
+    shutdown: Vec<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Listeners {
+    fn spawn<S>(
+        &mut self,
+        listener: TcpListener,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+        service: S,
+    ) where
+        S: tower::Service<
+                axum::http::Request<axum::body::Body>,
+                Response = axum::http::Response<axum::body::Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.shutdown.push(tx);
+        self.tasks.push(tokio::spawn(crate::http::listener::serve(
+            listener,
+            acceptor,
+            service,
+            self.limits.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        )));
+    }
 }
 
 #[cfg(test)]

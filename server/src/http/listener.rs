@@ -5,10 +5,12 @@
 //! A client that connects and sends nothing, or sends its headers a byte at a time, is
 //! dropped after the deadline and never holds a slot others need for long.
 
-use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -53,13 +55,19 @@ impl Default for Limits {
 /// Serves `router` on `listener` until `shutdown` resolves, then drains: no new connections,
 /// idle keep-alive connections closed, in-flight requests answered (for at most
 /// `limits.shutdown_grace`).
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
-    router: Router,
+    router: S,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -164,8 +172,8 @@ impl InFlight {
 /// writes count as activity on their own), and tags each request with the peer's address
 /// (repeated failed logins are slowed down per client).
 #[derive(Clone)]
-struct CountInFlight {
-    inner: Router,
+struct CountInFlight<S> {
+    inner: S,
     in_flight: Arc<InFlight>,
     client: crate::password_guard::ClientAddress,
 }
@@ -178,20 +186,22 @@ impl Drop for InFlightGuard {
     }
 }
 
-impl<B> Service<axum::http::Request<B>> for CountInFlight
+impl<S, B> Service<Request<B>> for CountInFlight<S>
 where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
     B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
-    type Response = axum::response::Response;
-    type Error = std::convert::Infallible;
-    type Future = InFlightFuture<axum::routing::future::RouteFuture<std::convert::Infallible>>;
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = InFlightFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        <Router as Service<axum::http::Request<B>>>::poll_ready(&mut self.inner, cx)
+        self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: axum::http::Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.client);
         self.in_flight.0.fetch_add(1, Ordering::AcqRel);
         let guard = InFlightGuard(self.in_flight.clone());

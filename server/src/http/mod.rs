@@ -9,9 +9,10 @@
 //! | `GET /metrics` | [`ops::metrics`] |
 //! | `GET, POST /oauth2/token` | [`token::token`] |
 //! | `/admin/v1/{*path}` | [`admin::admin`] |
-//! | `/v2/{*path}` and everything else | [`trust::trust`] (the Notary v1 API) |
+//! | `/v2/...` (dispatched before the router, [`dispatch`]) and everything else | [`trust::trust`] (the Notary v1 API) |
 
 pub mod admin;
+mod dispatch;
 pub mod extract;
 pub mod gate;
 pub mod listener;
@@ -29,7 +30,6 @@ use axum::Router;
 use response::CachePolicy;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::catch_panic::CatchPanicLayer;
 
 /// Tunables of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -97,8 +97,24 @@ impl App {
     }
 }
 
-/// The route table with its layers.
-pub fn router(service: Arc<TrustService>, cfg: &HttpConfig, scheme: &'static str) -> Router {
+/// The state handlers get, for tests of the HTTP layer's services.
+#[cfg(test)]
+pub(crate) fn test_state(service: Arc<TrustService>) -> AppState {
+    let cfg = HttpConfig::default();
+    AppState(Arc::new(App {
+        service,
+        scheme: "https",
+        max_body_bytes: cfg.max_body_bytes,
+        max_part_bytes: cfg.max_part_bytes,
+        cache_policy: CachePolicy::new(cfg.current_max_age, cfg.consistent_max_age),
+    }))
+}
+
+/// The trust server as one service: the route table inside the request log.
+pub type TrustApp = request_log::LogAndMeasure<dispatch::TrustFirst>;
+
+/// The route table, wrapped in the service that logs, times and measures every request.
+pub fn router(service: Arc<TrustService>, cfg: &HttpConfig, scheme: &'static str) -> TrustApp {
     let state = AppState(Arc::new(App {
         service,
         scheme,
@@ -108,18 +124,16 @@ pub fn router(service: Arc<TrustService>, cfg: &HttpConfig, scheme: &'static str
     }));
     // Bodies are bounded where they are read (the upload extractor, the token form, the admin
     // JSON), so an oversized one is refused in its route's own error envelope.
-    Router::new()
+    let routes = Router::new()
         .route("/_notary_server/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .route("/oauth2/token", get(token::token).post(token::token))
         .route("/admin/v1/{*path}", any(admin::admin))
-        .route("/v2/{*path}", any(trust::trust))
+        // `/v2/...` is dispatched before the router (see `dispatch`); the fallback answers
+        // the paths nothing else takes as notary-server does, and HEAD.
         .fallback(trust::trust)
         .method_not_allowed_fallback(trust::trust)
-        .layer(CatchPanicLayer::custom(ops::panic_response))
-        .layer(request_log::RequestLayer {
-            app: state.clone(),
-            timeout: cfg.request_timeout,
-        })
-        .with_state(state)
+        .with_state(state.clone());
+    let routes = dispatch::TrustFirst::new(routes, state.clone());
+    request_log::wrap(routes, state, cfg.request_timeout)
 }

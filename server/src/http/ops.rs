@@ -1,13 +1,11 @@
-//! Operator routes: health, metrics, and the answer to a handler that panicked.
+//! Operator routes: health and metrics.
 
 use super::response::{self, labelled};
 use super::AppState;
-use crate::api_error::{ApiError, ErrorCode};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{HeaderValue, CONTENT_TYPE};
 use axum::http::Response;
-use axum::response::IntoResponse;
 
 pub async fn health() -> Response<Body> {
     let mut r = response::bytes(&b"{}"[..]);
@@ -36,11 +34,4 @@ pub async fn metrics(State(app): State<AppState>) -> Response<Body> {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     labelled("metrics", r)
-}
-
-/// A panic in a handler is a bug; the client gets notary's `UNKNOWN` error and the
-/// connection stays usable.
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    tracing::error!("request handler panicked");
-    ApiError::new(ErrorCode::Unknown).into_response()
 }

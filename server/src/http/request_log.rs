@@ -1,32 +1,37 @@
-//! The layer every request passes through: the refusal of requests without a usable `Host`
-//! (the token realm is built from it), the request timeout, one log line and one metrics
-//! observation per request, and a request id on every answer.
+//! The service every request passes through before routing: the refusal of requests without
+//! a usable `Host` (the token realm is built from it), the request timeout, the answer to a
+//! handler that panicked, one log line and one metrics observation per request, and a request
+//! id on every answer.
 //!
-//! Written as a plain tower service rather than `axum::middleware::from_fn` and tower-http's
-//! `TimeoutLayer`: those box the request's future, clone the route's service and register a
-//! timer for every request, which cost a tenth of a cached GET's time. Here the timer is
-//! armed only when the handler has to wait (most reads are answered on their first poll).
+//! Written as one plain tower service around the whole router rather than as
+//! `axum::middleware::from_fn`, tower-http's `TimeoutLayer` and `CatchPanicLayer` added with
+//! `Router::layer`: a router layer wraps every route in a boxed service of its own, so each
+//! layer boxed the request's future again, cloned the route's service, and (for the panic
+//! catcher) boxed the response body twice. Here the timer is armed only when the handler has
+//! to wait (most reads are answered on their first poll), and a panic is caught with
+//! `catch_unwind` around the poll, which costs nothing until one happens.
 
 use super::extract::request_host;
 use super::response::{ActorLabel, GunLabel, RouteLabel};
 use super::AppState;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::HeaderValue;
+use axum::http::header::{HeaderName, HeaderValue};
 use axum::http::{Method, Response, StatusCode};
 use axum::response::IntoResponse;
 use pin_project_lite::pin_project;
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
-use tower::{Layer, Service};
+use tower::Service;
 
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Request ids: a random per-process prefix and a counter, so ids from several instances do
 /// not collide and making one costs no system call.
@@ -69,23 +74,12 @@ pub fn enabled() -> bool {
     tracing::enabled!(target: "signet::request", tracing::Level::INFO)
 }
 
-/// Wraps every route in [`LogAndMeasure`].
-#[derive(Clone)]
-pub struct RequestLayer {
-    pub app: AppState,
-    /// Longest a request may take, body included, before it is answered 408.
-    pub timeout: Duration,
-}
-
-impl<S> Layer<S> for RequestLayer {
-    type Service = LogAndMeasure<S>;
-
-    fn layer(&self, inner: S) -> LogAndMeasure<S> {
-        LogAndMeasure {
-            inner,
-            app: self.app.clone(),
-            timeout: self.timeout,
-        }
+/// The router wrapped in [`LogAndMeasure`].
+pub fn wrap<S>(inner: S, app: AppState, timeout: Duration) -> LogAndMeasure<S> {
+    LogAndMeasure {
+        inner,
+        app,
+        timeout,
     }
 }
 
@@ -117,7 +111,12 @@ where
             .and_then(client_request_id)
             .unwrap_or_else(new_request_id);
         let (inner, refused) = match request_host(req.headers(), req.uri()) {
-            Ok(_) => (Some(self.inner.call(req)), None),
+            // Handlers start their work when first polled; a panic before that (in routing or
+            // an extractor) is answered like one in the handler.
+            Ok(_) => match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                Ok(f) => (Some(f), None),
+                Err(_) => (None, Some(panic_response())),
+            },
             Err(e) => (None, Some(e.into_response())),
         };
         Answer {
@@ -131,6 +130,13 @@ where
             app: self.app.clone(),
         }
     }
+}
+
+/// A panic in a handler is a bug; the client gets notary's `UNKNOWN` error and the
+/// connection stays usable.
+fn panic_response() -> Response<Body> {
+    tracing::error!("request handler panicked");
+    crate::api_error::ApiError::new(crate::api_error::ErrorCode::Unknown).into_response()
 }
 
 pin_project! {
@@ -160,10 +166,15 @@ where
         let mut this = self.project();
         let resp = match (this.refused.take(), this.inner.as_mut().as_pin_mut()) {
             (Some(r), _) => r,
-            (None, Some(inner)) => match inner.poll(cx) {
-                Poll::Ready(Ok(r)) => r,
-                Poll::Ready(Err(never)) => match never {},
-                Poll::Pending => {
+            (None, Some(inner)) => match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+                Ok(Poll::Ready(Ok(r))) => r,
+                Ok(Poll::Ready(Err(never))) => match never {},
+                Err(_) => {
+                    // A panicked future is never polled again.
+                    this.inner.set(None);
+                    panic_response()
+                }
+                Ok(Poll::Pending) => {
                     if this.deadline.is_none() {
                         let at = *this.started + *this.timeout;
                         this.deadline.set(Some(tokio::time::sleep_until(at)));
@@ -191,7 +202,7 @@ where
         Poll::Ready(Ok(finish(
             this.app,
             this.method,
-            &id,
+            id,
             this.started.elapsed(),
             resp,
         )))
@@ -202,7 +213,7 @@ where
 fn finish(
     app: &AppState,
     method: &Method,
-    id: &HeaderValue,
+    id: HeaderValue,
     elapsed: Duration,
     mut resp: Response<Body>,
 ) -> Response<Body> {
@@ -224,7 +235,7 @@ fn finish(
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         actor = actor.unwrap_or("-"),
     );
-    resp.headers_mut().insert(REQUEST_ID, id.clone());
+    resp.headers_mut().insert(REQUEST_ID, id);
     resp
 }
 
@@ -241,5 +252,54 @@ mod tests {
         assert_eq!(counter.len(), 10, "{s}");
         let n = u64::from_str_radix(counter, 16).unwrap();
         assert_eq!(s, format!("{:08x}-{:010x}", *ID_PREFIX, n));
+    }
+
+    /// A panic while routing or while the handler runs is answered with notary's `UNKNOWN`
+    /// error, counted and logged like any answer.
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_unknown() {
+        use tower::ServiceExt;
+        let fixture = crate::service::tests::fixture();
+        let app = crate::http::test_state(fixture.service.clone());
+        let in_call = tower::service_fn(
+            |_req: Request| -> std::future::Ready<Result<Response<Body>, Infallible>> {
+                panic!("in call")
+            },
+        );
+        let in_poll = tower::service_fn(|_req: Request| async move {
+            if std::hint::black_box(true) {
+                panic!("in poll");
+            }
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        });
+        let request = || {
+            Request::builder()
+                .uri("/v2/example.com/app/_trust/tuf/root.json")
+                .header("host", "localhost:4443")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let answers = [
+            wrap(in_call, app.clone(), Duration::from_secs(5))
+                .oneshot(request())
+                .await
+                .unwrap(),
+            wrap(in_poll, app.clone(), Duration::from_secs(5))
+                .oneshot(request())
+                .await
+                .unwrap(),
+        ];
+        for r in answers {
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(r.headers().contains_key(REQUEST_ID));
+            let body = axum::body::to_bytes(r.into_body(), 1 << 10).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["errors"][0]["code"], "UNKNOWN", "{v}");
+        }
+        let metrics = app.service.metrics().render();
+        assert!(
+            metrics.contains("signet_http_requests_total{route=\"other\",status=\"500\"} 2\n"),
+            "{metrics}"
+        );
     }
 }

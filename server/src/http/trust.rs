@@ -16,6 +16,7 @@ use axum::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{Method, Response};
 use axum::response::IntoResponse;
+use std::borrow::Cow;
 
 /// One operation on a repository's trust data.
 enum TrustOp {
@@ -65,7 +66,11 @@ impl TrustOp {
     }
 }
 
-/// `/v2/{*path}` and every path no other route takes.
+/// `/v2/...` and every other path no route takes (the router's fallback).
+///
+/// Written for the cached read, the request nearly every client makes: that path copies and
+/// allocates nothing beyond its answer, and the rarer operations' larger states are boxed
+/// so they do not enlarge the future every read moves into its box.
 pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> {
     // notary-server's catch-all route takes these methods; for any other its router answers a
     // bare 405 before authentication, whatever the path.
@@ -77,20 +82,14 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
         return labelled("other", r);
     }
-    // The URI is shared bytes (a clone is a reference count) and a path without escapes
-    // decodes to itself, so the common read copies nothing.
-    let uri = req.uri().clone();
-    let Ok(path) = percent_encoding::percent_decode_str(uri.path()).decode_utf8() else {
+    let (parts, body) = req.into_parts();
+    let Some(path) = decoded_path(&parts.uri) else {
         return labelled("other", ApiError::not_found().into_response());
     };
-    let Some((gun, tail)) = path
-        .strip_prefix("/v2/")
-        .and_then(|rest| rest.split_once("/_trust/"))
-    else {
-        return without_gun(&app, req, &path).await;
+    let Some((gun, tail)) = path.strip_prefix("/v2/").and_then(split_trust) else {
+        return Box::pin(without_gun(&app, &parts, &path)).await;
     };
-    let method = req.method().clone();
-    let Some(op) = TrustOp::parse(&method, tail) else {
+    let Some(op) = TrustOp::parse(&parts.method, tail) else {
         return labelled("other", ApiError::not_found().into_response());
     };
     // Nothing is ever stored under a name no image reference can have: reading it finds
@@ -101,7 +100,6 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         Err(ServiceError::InvalidGun) if op.only_reads() => true,
         Err(e) => return labelled("other", e.to_api().into_response()),
     };
-    let (parts, body) = req.into_parts();
     let decided = match op {
         TrustOp::Import => app.service.authorize_import(gun, bearer(&parts.headers)),
         _ => app
@@ -120,29 +118,10 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
     if unstorable && !matches!(op, TrustOp::Changefeed) {
         return labelled("other", ApiError::not_found().into_response());
     }
+    // The GUN is only for the request log: no copy when its lines are not written.
+    let gun_label = super::request_log::enabled().then(|| GunLabel(gun.to_string()));
     let gzip_ok = AcceptsGzip::of(&parts.headers);
     let (route, result) = match op {
-        TrustOp::Changefeed => (
-            "changefeed",
-            changefeed(&app, Some(gun), parts.uri.query()).await,
-        ),
-        TrustOp::Publish => (
-            "publish",
-            publish(&app, &caller, gun, Request::from_parts(parts, body)).await,
-        ),
-        TrustOp::Delete => (
-            "delete",
-            app.service
-                .delete(gun)
-                .await
-                .map(|()| response::bytes(bytes::Bytes::new())),
-        ),
-        TrustOp::RotateKey(role) => ("key", server_key(&app, gun, role, true).await),
-        TrustOp::Import => (
-            "import",
-            import(&app, &caller, gun, Request::from_parts(parts, body)).await,
-        ),
-        TrustOp::Read(MetaFile::Key(role)) => ("key", server_key(&app, gun, role, false).await),
         TrustOp::Read(MetaFile::Current(role)) => (
             "current",
             app.service
@@ -152,23 +131,44 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
         ),
         TrustOp::Read(MetaFile::Version(role, v)) => (
             "version",
-            app.service
-                .read_version(gun, &role, v)
+            Box::pin(app.service.read_version(gun, &role, v))
                 .await
                 .map(|f| app.file(f, false, gzip_ok)),
         ),
         TrustOp::Read(MetaFile::Checksum(role, sum)) => (
             "checksum",
-            app.service
-                .read_checksum(gun, &role, &sum)
+            Box::pin(app.service.read_checksum(gun, &role, &sum))
                 .await
                 .map(|f| app.file(f, false, gzip_ok)),
         ),
+        TrustOp::Read(MetaFile::Key(role)) => {
+            ("key", Box::pin(server_key(&app, gun, role, false)).await)
+        }
+        TrustOp::RotateKey(role) => ("key", Box::pin(server_key(&app, gun, role, true)).await),
+        TrustOp::Changefeed => (
+            "changefeed",
+            Box::pin(changefeed(&app, Some(gun), parts.uri.query())).await,
+        ),
+        TrustOp::Delete => (
+            "delete",
+            Box::pin(app.service.delete(gun))
+                .await
+                .map(|()| response::bytes(bytes::Bytes::new())),
+        ),
+        TrustOp::Publish => {
+            let gun = gun.to_owned();
+            let req = Request::from_parts(parts, body);
+            ("publish", Box::pin(publish(&app, &caller, &gun, req)).await)
+        }
+        TrustOp::Import => {
+            let gun = gun.to_owned();
+            let req = Request::from_parts(parts, body);
+            ("import", Box::pin(import(&app, &caller, &gun, req)).await)
+        }
     };
     let mut r = labelled(route, result.unwrap_or_else(|e| e.to_api().into_response()));
-    // The GUN is only for the request log: no copy when its lines are not written.
-    if super::request_log::enabled() {
-        r.extensions_mut().insert(GunLabel(gun.to_string()));
+    if let Some(label) = gun_label {
+        r.extensions_mut().insert(label);
     }
     if let Some(actor) = caller.actor {
         r.extensions_mut().insert(ActorLabel(actor));
@@ -176,10 +176,35 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
     r
 }
 
+/// The request's path, percent-decoded as notary-server's router decodes it; `None` when the
+/// escapes do not decode to UTF-8. A path without escapes (every client's) is borrowed as is.
+fn decoded_path(uri: &axum::http::Uri) -> Option<Cow<'_, str>> {
+    let raw = uri.path();
+    if !raw.contains('%') {
+        return Some(Cow::Borrowed(raw));
+    }
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok()
+}
+
+/// `(gun, tail)` of `<gun>/_trust/<tail>`, split at the first `/_trust/`.
+fn split_trust(rest: &str) -> Option<(&str, &str)> {
+    const MARK: &str = "/_trust/";
+    // A plain search for the marker's slash, then a comparison: cheaper than a general
+    // substring search for these short paths.
+    let mut from = 0;
+    while let Some(i) = rest[from..].find('/') {
+        let at = from + i;
+        if rest[at..].starts_with(MARK) {
+            return Some((&rest[..at], &rest[at + MARK.len()..]));
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// `/v2/`, the global changefeed, and unknown paths: with registries configured they need the
 /// catalog scope, which is never granted.
-async fn without_gun(app: &AppState, req: Request, path: &str) -> Response<Body> {
-    let (parts, _body) = req.into_parts();
+async fn without_gun(app: &AppState, parts: &Parts, path: &str) -> Response<Body> {
     let route = match (&parts.method, path) {
         (&Method::GET, "/v2/") => Some("ping"),
         (&Method::GET, "/v2/_trust/changefeed") => Some("changefeed"),
@@ -189,7 +214,7 @@ async fn without_gun(app: &AppState, req: Request, path: &str) -> Response<Body>
         .service
         .authorize(None, Need::Pull, bearer(&parts.headers))
     {
-        return labelled("other", refusal(app, &parts, e));
+        return labelled("other", refusal(app, parts, e));
     }
     match route {
         Some("ping") => labelled("ping", response::bytes(&b"{}"[..])),

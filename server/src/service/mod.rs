@@ -224,4 +224,4 @@ fn last_modified(t: time::OffsetDateTime) -> bytes::Bytes {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

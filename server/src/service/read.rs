@@ -61,6 +61,16 @@ impl TrustService {
         if let Some(f) = self.cache.get(gun, role) {
             return Ok(f);
         }
+        // A hit is the common read: the miss's larger state is boxed so that a hit's future
+        // (moved into the handler's box on every request) stays small.
+        Box::pin(self.current_file_uncached(gun, role)).await
+    }
+
+    async fn current_file_uncached(
+        self: &Arc<Self>,
+        gun: &str,
+        role: &str,
+    ) -> Result<CachedFile, ServiceError> {
         if let Some(want) = server_timed_role(role) {
             return self.refresh_timestamp(gun, want).await;
         }

@@ -17,14 +17,14 @@ const OPEN_GUN: &str = "example.com/unit";
 const LOGIN_SERVER: &str = "registry.example.com";
 const REGISTRY_GUN: &str = "registry.example.com/team/app";
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    service: Arc<TrustService>,
+    pub(crate) service: Arc<TrustService>,
     root_key: PrivateKey,
     targets_key: PrivateKey,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
     fixture_on(dir, store)
