@@ -315,6 +315,47 @@ struct Measure {
     errors: u64,
     /// The server process died during the run.
     crashed: bool,
+    /// Server CPU time (user and system) per completed request, microseconds: steadier than
+    /// throughput when the load generator shares the machine's cores.
+    cpu_us: f64,
+}
+
+/// CPU time (user and system) a process has used so far, seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    static CLK_TCK: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // After the command name (which may hold spaces), utime and stime are the 12th and 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (tick(11) + tick(12)) as f64 / *CLK_TCK
+}
+
+/// Runs one measurement and adds the server's CPU time per request to it.
+fn with_cpu(pid: u32, duration: u64, run: impl FnOnce() -> Measure) -> Measure {
+    let before = cpu_seconds(pid);
+    let mut m = run();
+    let requests = m.rps * duration as f64;
+    if requests > 0.0 {
+        m.cpu_us = (cpu_seconds(pid) - before) * 1e6 / requests;
+    }
+    m
 }
 
 fn parse_latency(v: &str) -> f64 {
@@ -407,6 +448,7 @@ fn wrk(
         p99_ms: field("99%").map(|v| parse_latency(&v)).unwrap_or(f64::NAN),
         errors,
         crashed: false,
+        cpu_us: 0.0,
     }
 }
 
@@ -443,6 +485,7 @@ fn new_connections(
         p99_ms: pct(0.99),
         errors: o.errors,
         crashed: false,
+        cpu_us: 0.0,
     }
 }
 
@@ -544,6 +587,7 @@ fn publishes(t: &Target, workers: usize, duration: u64) -> Measure {
         p99_ms: pct(0.99),
         errors: errs,
         crashed: crashed.load(Ordering::Relaxed),
+        cpu_us: 0.0,
     }
 }
 
@@ -811,7 +855,7 @@ fn main() {
                     }
                 })
             };
-            let mut m = match client {
+            let mut m = with_cpu(t.pid(), o.duration, || match client {
                 Client::Wrk | Client::WrkClose => wrk(
                     &t.url,
                     path,
@@ -823,7 +867,7 @@ fn main() {
                 Client::NewConnection { resume } => {
                     new_connections(&t.url, *conns, o.duration, *resume, &timestamp_path)
                 }
-            };
+            });
             m.crashed = crashed_warming_up || !alive(t.pid());
             done.store(true, Ordering::Relaxed);
             let _ = sampler.join();
@@ -838,7 +882,7 @@ fn main() {
         }
         for t in targets.iter().filter(|t| !t.keys.is_empty()) {
             t.revive();
-            let m = publishes(t, workers, o.duration);
+            let m = with_cpu(t.pid(), o.duration, || publishes(t, workers, o.duration));
             results.push((format!("publish, concurrency {workers}"), t.name, m));
         }
     }
@@ -853,7 +897,7 @@ fn main() {
             .unwrap_or(0)
     );
     println!(
-        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12} {:>9}",
+        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11} {:>12}",
         "workload",
         "server",
         "req/s",
@@ -863,7 +907,9 @@ fn main() {
         "vs notary-mem",
         "vs notary-pg",
         "vs nginx",
-        "vs prev"
+        "vs prev",
+        "cpu us/req",
+        "cpu vs prev"
     );
     let mut by_workload: BTreeMap<&str, Vec<&(String, &str, Measure)>> = BTreeMap::new();
     for r in &results {
@@ -880,14 +926,22 @@ fn main() {
             .map(|r| r.2.rps);
         let ceil = rows.iter().find(|r| r.1 == "nginx static").map(|r| r.2.rps);
         let prev = rows.iter().find(|r| r.1 == PREVIOUS).map(|r| r.2.rps);
+        let prev_cpu = rows.iter().find(|r| r.1 == PREVIOUS).map(|r| r.2.cpu_us);
         for (_, name, m) in rows.iter().map(|r| (&r.0, r.1, &r.2)) {
             let ratio = |b: Option<f64>| {
                 b.filter(|b| *b > 0.0)
                     .map(|b| format!("{:.2}x", m.rps / b))
                     .unwrap_or_else(|| "-".into())
             };
+            // Above 1 when this server spends less CPU per request than the previous release.
+            let cpu_ratio = match prev_cpu {
+                Some(p) if m.cpu_us > 0.0 && name.starts_with("signet") && name != PREVIOUS => {
+                    format!("{:.2}x", p / m.cpu_us)
+                }
+                _ => "-".into(),
+            };
             println!(
-                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9}",
+                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11.1} {:>12}",
                 w,
                 name,
                 m.rps,
@@ -905,9 +959,11 @@ fn main() {
                     ratio(prev)
                 } else {
                     "-".into()
-                }
+                },
+                m.cpu_us,
+                cpu_ratio
             );
-            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "repos": o.repos + 1, "duration_s": o.duration});
+            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "cpu_us_per_request": m.cpu_us, "repos": o.repos + 1, "duration_s": o.duration});
             writeln!(jsonl, "{line}").unwrap();
         }
     }
