@@ -198,3 +198,80 @@ fn idle_and_slow_connections_are_dropped_while_a_normal_client_is_served() {
         "{fds_before} descriptors before, {fds_after} after"
     );
 }
+
+/// Reads one `GET /v2/` answer (`{}` with its Content-Length) off a keep-alive connection.
+fn read_ping_answer(s: &mut Tls) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "connection closed mid-answer"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(String::from)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    format!(
+        "{}{}",
+        head.lines().next().unwrap_or_default(),
+        String::from_utf8_lossy(&body)
+    )
+}
+
+/// The header deadline times one request head, not the connection: a keep-alive connection
+/// that keeps sending requests for several header timeouts, or pauses between requests for
+/// longer than one (but less than the idle timeout), is served on the same connection.
+#[test]
+fn the_header_deadline_times_each_head_not_the_connection() {
+    const HEADER: Duration = Duration::from_millis(600);
+    let http = HttpConfig {
+        connections: Limits {
+            header_read_timeout: HEADER,
+            idle_timeout: Duration::from_secs(10),
+            ..Limits::default()
+        },
+        ..HttpConfig::default()
+    };
+    let srv = SignetServer::start_with(tempfile::tempdir().unwrap(), http, vec![]);
+    let mut s = open_tls(srv.addr, &client_config(&srv.ca_path));
+    let request = b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let started = Instant::now();
+    let mut answered = 0;
+    // Requests back to back for four header timeouts.
+    while started.elapsed() < HEADER * 4 {
+        s.write_all(request).unwrap();
+        assert_eq!(read_ping_answer(&mut s), "HTTP/1.1 200 OK{}");
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Then quiet for two header timeouts, twice.
+    for _ in 0..2 {
+        std::thread::sleep(HEADER * 2);
+        s.write_all(request).unwrap();
+        assert_eq!(read_ping_answer(&mut s), "HTTP/1.1 200 OK{}");
+        answered += 1;
+    }
+    assert!(answered > 10, "{answered} answers");
+    // A head that stalls half-way is still cut off, on this same connection.
+    s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: 1").unwrap();
+    let t = Instant::now();
+    let tcp = s.get_ref().try_clone().unwrap();
+    assert!(closed(&mut s, &tcp, HEADER * 4), "a stalled head was kept");
+    assert!(
+        t.elapsed() >= HEADER / 2 && t.elapsed() < HEADER * 3,
+        "stalled head closed after {:?}",
+        t.elapsed()
+    );
+}

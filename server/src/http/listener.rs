@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -71,10 +71,12 @@ pub async fn serve<S>(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The header deadline is kept by `IdleDeadline` (hyper's own allocates and registers a
+    // timer for every request), so hyper's default one is switched off.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
@@ -130,14 +132,24 @@ pub async fn serve<S>(
                             return;
                         }
                     };
-                    let io = TokioIo::new(IdleDeadline::new(tls, limits.idle_timeout, activity));
+                    // HTTP/2 has no request heads to time (hyper's header timeout is HTTP/1's).
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+                    let deadlines = Deadlines {
+                        idle: limits.idle_timeout,
+                        header: (!h2).then_some(limits.header_read_timeout),
+                    };
+                    let io = TokioIo::new(IdleDeadline::new(tls, deadlines, activity));
                     let conn = builder.serve_connection(io, service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended with error");
                     }
                 }
                 None => {
-                    let io = TokioIo::new(IdleDeadline::new(tcp, limits.idle_timeout, activity));
+                    let deadlines = Deadlines {
+                        idle: limits.idle_timeout,
+                        header: Some(limits.header_read_timeout),
+                    };
+                    let io = TokioIo::new(IdleDeadline::new(tcp, deadlines, activity));
                     let conn = builder.serve_connection(io, service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended with error");
@@ -158,13 +170,20 @@ pub async fn serve<S>(
     }
 }
 
-/// Requests of one connection still being answered.
+/// A connection's requests: how many are being answered, and how many have started.
 #[derive(Default)]
-struct InFlight(AtomicUsize);
+struct InFlight {
+    answering: AtomicUsize,
+    started: AtomicU64,
+}
 
 impl InFlight {
     fn busy(&self) -> bool {
-        self.0.load(Ordering::Acquire) > 0
+        self.answering.load(Ordering::Acquire) > 0
+    }
+
+    fn started(&self) -> u64 {
+        self.started.load(Ordering::Acquire)
     }
 }
 
@@ -182,7 +201,7 @@ struct InFlightGuard(Arc<InFlight>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::Release);
+        self.0.answering.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -203,7 +222,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.client);
-        self.in_flight.0.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.started.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.answering.fetch_add(1, Ordering::AcqRel);
         let guard = InFlightGuard(self.in_flight.clone());
         InFlightFuture {
             inner: self.inner.call(req),
@@ -234,27 +254,46 @@ impl<F: Future> Future for InFlightFuture<F> {
     }
 }
 
-/// An I/O stream that fails reads once no bytes have moved for `idle` while no request is in
-/// flight: hyper then closes the connection. Bytes in either direction push the deadline out.
+/// The deadlines an [`IdleDeadline`] keeps.
+struct Deadlines {
+    /// No bytes moving while no request is in flight.
+    idle: Duration,
+    /// A request head, from its first byte (HTTP/1 only).
+    header: Option<Duration>,
+}
+
+/// An I/O stream that fails reads, so that hyper closes the connection, when no request is in
+/// flight and either no bytes have moved for the idle timeout, or a request head started
+/// arriving longer than the header timeout ago (a client sending its headers a byte a second).
 ///
-/// Moving bytes only records the time; the timer is moved when it fires early, so the many
-/// reads and writes of a busy connection do not each reschedule it.
+/// Moving bytes only records the time. The timer is re-armed when it fires, to the earliest
+/// deadline but never further than one header timeout ahead: a head that starts later is then
+/// caught on time without the timer being moved for every request.
 struct IdleDeadline<T> {
     inner: T,
-    idle: Duration,
-    deadline: Pin<Box<Sleep>>,
+    deadlines: Deadlines,
+    timer: Pin<Box<Sleep>>,
     last_activity: Instant,
+    /// When the first bytes of a head arrived, and the connection's request count then: the
+    /// head is complete once the count has moved on.
+    head_started: Option<(Instant, u64)>,
     in_flight: Arc<InFlight>,
 }
 
 impl<T> IdleDeadline<T> {
-    fn new(inner: T, idle: Duration, in_flight: Arc<InFlight>) -> Self {
+    fn new(inner: T, deadlines: Deadlines, in_flight: Arc<InFlight>) -> Self {
         let now = Instant::now();
+        let first = now
+            + deadlines
+                .header
+                .unwrap_or(deadlines.idle)
+                .min(deadlines.idle);
         IdleDeadline {
             inner,
-            idle,
-            deadline: Box::pin(tokio::time::sleep_until(now + idle)),
+            deadlines,
+            timer: Box::pin(tokio::time::sleep_until(first)),
             last_activity: now,
+            head_started: None,
             in_flight,
         }
     }
@@ -263,18 +302,44 @@ impl<T> IdleDeadline<T> {
         self.last_activity = Instant::now();
     }
 
-    /// Whether the connection has been idle for the whole timeout; registers for a wake-up
-    /// when it will have been, if not.
-    fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Bytes were read: the connection is active, and when no request is in flight they
+    /// start (or continue) a request head.
+    fn read_some(&mut self) {
+        let now = Instant::now();
+        self.last_activity = now;
+        if self.deadlines.header.is_some() && !self.in_flight.busy() {
+            let started = self.in_flight.started();
+            if self.head_started.is_none_or(|(_, n)| n != started) {
+                self.head_started = Some((now, started));
+            }
+        }
+    }
+
+    /// The earliest deadline now in force.
+    fn due(&self) -> Instant {
+        let idle = self.last_activity + self.deadlines.idle;
+        match (self.head_started, self.deadlines.header) {
+            (Some((at, n)), Some(header)) if n == self.in_flight.started() => idle.min(at + header),
+            _ => idle,
+        }
+    }
+
+    /// Whether a deadline has passed; registers for a wake-up when one might, if not.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
-            if self.deadline.as_mut().poll(cx).is_pending() {
+            if self.timer.as_mut().poll(cx).is_pending() {
                 return false;
             }
-            let due = self.last_activity + self.idle;
-            if due <= Instant::now() {
+            let now = Instant::now();
+            let due = self.due();
+            if due <= now {
                 return true;
             }
-            self.deadline.as_mut().reset(due);
+            let next = match self.deadlines.header {
+                Some(header) => due.min(now + header),
+                None => due,
+            };
+            self.timer.as_mut().reset(next);
         }
     }
 }
@@ -289,7 +354,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleDeadline<T> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
-                    self.touch();
+                    self.read_some();
                 }
                 Poll::Ready(r)
             }
@@ -299,10 +364,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleDeadline<T> {
                     self.touch();
                     return Poll::Pending;
                 }
-                if self.poll_idle(cx) {
+                if self.poll_expired(cx) {
                     Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "connection idle",
+                        "connection idle, or request headers too slow",
                     )))
                 } else {
                     Poll::Pending
