@@ -941,7 +941,7 @@ fn main() {
                 _ => "-".into(),
             };
             println!(
-                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11.1} {:>12}",
+                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11} {:>12}",
                 w,
                 name,
                 m.rps,
@@ -960,7 +960,12 @@ fn main() {
                 } else {
                     "-".into()
                 },
-                m.cpu_us,
+                // nginx answers from worker processes the bench does not follow.
+                if m.cpu_us > 0.0 {
+                    format!("{:.1}", m.cpu_us)
+                } else {
+                    "-".into()
+                },
                 cpu_ratio
             );
             let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "cpu_us_per_request": m.cpu_us, "repos": o.repos + 1, "duration_s": o.duration});
