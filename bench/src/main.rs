@@ -375,6 +375,40 @@ const WRK_THREADS: u32 = 2;
 /// repository's targets when `role` is `None`), so a server that caches starts the run warm,
 /// as it would be after a while in production, whatever the number of repositories. The same
 /// requests for every server; answers are not checked here (the measured run counts errors).
+/// Waits (up to 20 s) until the machine is nearly idle: a server measured right after another
+/// would otherwise share the cores with the previous one's aftermath (a Go server's garbage
+/// collection, PostgreSQL's checkpoint of the rows just published), and its figures would
+/// depend on where it stands in the list.
+fn settle() {
+    fn busy_and_total() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = cpu.iter().sum();
+        // idle and iowait
+        let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
+        Some((total - idle, total))
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some((b0, t0)) = busy_and_total() else {
+            return;
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        let Some((b1, t1)) = busy_and_total() else {
+            return;
+        };
+        if t1 > t0 && (b1 - b0) * 100 < (t1 - t0) * 10 {
+            return;
+        }
+    }
+}
+
 fn warm_up(t: &Target, repos: usize, role: Option<&str>) {
     const THREADS: usize = 8;
     let paths: Vec<String> = match role {
@@ -842,6 +876,7 @@ fn main() {
         for t in &targets {
             t.revive();
             warm_up(t, r, *warm_path);
+            settle();
             // A reference that died in the warm-up is restarted and measured, its row marked.
             let crashed_warming_up = t.revive();
             let peak = Arc::new(AtomicU64::new(0));
@@ -882,6 +917,7 @@ fn main() {
         }
         for t in targets.iter().filter(|t| !t.keys.is_empty()) {
             t.revive();
+            settle();
             let m = with_cpu(t.pid(), o.duration, || publishes(t, workers, o.duration));
             results.push((format!("publish, concurrency {workers}"), t.name, m));
         }
