@@ -103,7 +103,8 @@ pub struct PasswordGuard {
     throttles: Arc<Throttles>,
 }
 
-/// The connection's peer address, put in each request's extensions by the listener.
+/// The connection's peer address, put in the extensions of the requests that go through the
+/// router (`http::dispatch`).
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub IpAddr);
 

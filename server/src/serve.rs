@@ -355,7 +355,8 @@ impl Listeners {
                 axum::http::Request<axum::body::Body>,
                 Response = axum::http::Response<axum::body::Body>,
                 Error = std::convert::Infallible,
-            > + Clone
+            > + crate::http::listener::ForClient
+            + Clone
             + Send
             + 'static,
         S::Future: Send + 'static,

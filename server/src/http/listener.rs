@@ -5,6 +5,7 @@
 //! A client that connects and sends nothing, or sends its headers a byte at a time, is
 //! dropped after the deadline and never holds a slot others need for long.
 
+use crate::password_guard::ClientAddress;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -52,6 +53,19 @@ impl Default for Limits {
     }
 }
 
+/// A service made for each connection, told which client it serves (repeated failed logins
+/// are slowed down per client address).
+pub trait ForClient {
+    fn for_client(&self, client: ClientAddress) -> Self;
+}
+
+/// The gate's router has no use for the address.
+impl ForClient for axum::Router {
+    fn for_client(&self, _client: ClientAddress) -> Self {
+        self.clone()
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then drains: no new connections,
 /// idle keep-alive connections closed, in-flight requests answered (for at most
 /// `limits.shutdown_grace`).
@@ -63,6 +77,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + ForClient
         + Clone
         + Send
         + 'static,
@@ -112,9 +127,8 @@ pub async fn serve<S>(
             let _slot = slot;
             let activity = Arc::new(InFlight::default());
             let service = CountInFlight {
-                inner: router,
+                inner: router.for_client(ClientAddress(peer.ip())),
                 in_flight: activity.clone(),
-                client: crate::password_guard::ClientAddress(peer.ip()),
             };
             let service = hyper_util::service::TowerToHyperService::new(service);
             match acceptor {
@@ -188,13 +202,11 @@ impl InFlight {
 }
 
 /// Counts a connection's requests in flight (until their response head is ready; the body's
-/// writes count as activity on their own), and tags each request with the peer's address
-/// (repeated failed logins are slowed down per client).
+/// writes count as activity on their own).
 #[derive(Clone)]
 struct CountInFlight<S> {
     inner: S,
     in_flight: Arc<InFlight>,
-    client: crate::password_guard::ClientAddress,
 }
 
 struct InFlightGuard(Arc<InFlight>);
@@ -220,8 +232,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let mut req = req.map(Body::new);
-        req.extensions_mut().insert(self.client);
+        let req = req.map(Body::new);
         self.in_flight.started.fetch_add(1, Ordering::AcqRel);
         self.in_flight.answering.fetch_add(1, Ordering::AcqRel);
         let guard = InFlightGuard(self.in_flight.clone());

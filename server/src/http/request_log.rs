@@ -90,6 +90,16 @@ pub struct LogAndMeasure<S> {
     timeout: Duration,
 }
 
+impl<S: super::listener::ForClient> super::listener::ForClient for LogAndMeasure<S> {
+    fn for_client(&self, client: crate::password_guard::ClientAddress) -> Self {
+        LogAndMeasure {
+            inner: self.inner.for_client(client),
+            app: self.app.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
 impl<S> Service<Request> for LogAndMeasure<S>
 where
     S: Service<Request, Response = Response<Body>, Error = Infallible>,
