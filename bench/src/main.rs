@@ -4,11 +4,13 @@
 //! ratios and writes JSON lines. Loads: wrk (GETs), a publish driver in this binary.
 
 mod handshakes;
+mod measure;
+mod report;
 
+use measure::{alive, rss_kib, settle, with_cpu, Measure};
 use signet_interop::upload::{self, RepoKeys};
 use signet_interop::*;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -119,22 +121,6 @@ impl Target {
         eprintln!("{}: crashed; restarted (pid {pid})", self.name);
         true
     }
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn gun(i: usize) -> String {
@@ -308,56 +294,6 @@ fn verify_sample(t: &Target) {
     );
 }
 
-struct Measure {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-    /// The server process died during the run.
-    crashed: bool,
-    /// Server CPU time (user and system) per completed request, microseconds: steadier than
-    /// throughput when the load generator shares the machine's cores.
-    cpu_us: f64,
-}
-
-/// CPU time (user and system) a process has used so far, seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    static CLK_TCK: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    });
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // After the command name (which may hold spaces), utime and stime are the 12th and 13th.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (tick(11) + tick(12)) as f64 / *CLK_TCK
-}
-
-/// Runs one measurement and adds the server's CPU time per request to it.
-fn with_cpu(pid: u32, duration: u64, run: impl FnOnce() -> Measure) -> Measure {
-    let before = cpu_seconds(pid);
-    let mut m = run();
-    let requests = m.rps * duration as f64;
-    if requests > 0.0 {
-        m.cpu_us = (cpu_seconds(pid) - before) * 1e6 / requests;
-    }
-    m
-}
-
 fn parse_latency(v: &str) -> f64 {
     let v = v.trim();
     for (suffix, mult) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] {
@@ -375,40 +311,6 @@ const WRK_THREADS: u32 = 2;
 /// repository's targets when `role` is `None`), so a server that caches starts the run warm,
 /// as it would be after a while in production, whatever the number of repositories. The same
 /// requests for every server; answers are not checked here (the measured run counts errors).
-/// Waits (up to 20 s) until the machine is nearly idle: a server measured right after another
-/// would otherwise share the cores with the previous one's aftermath (a Go server's garbage
-/// collection, PostgreSQL's checkpoint of the rows just published), and its figures would
-/// depend on where it stands in the list.
-fn settle() {
-    fn busy_and_total() -> Option<(u64, u64)> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let cpu: Vec<u64> = stat
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        let total: u64 = cpu.iter().sum();
-        // idle and iowait
-        let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
-        Some((total - idle, total))
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some((b0, t0)) = busy_and_total() else {
-            return;
-        };
-        std::thread::sleep(Duration::from_millis(500));
-        let Some((b1, t1)) = busy_and_total() else {
-            return;
-        };
-        if t1 > t0 && (b1 - b0) * 100 < (t1 - t0) * 10 {
-            return;
-        }
-    }
-}
-
 fn warm_up(t: &Target, repos: usize, role: Option<&str>) {
     const THREADS: usize = 8;
     let paths: Vec<String> = match role {
@@ -923,123 +825,6 @@ fn main() {
         }
     }
 
-    // Table with ratios against notary-server (memory) and nginx for each workload.
-    println!(
-        "\nrepositories: {}   duration per run: {}s   machine: {} cores\n",
-        o.repos + 1,
-        o.duration,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
-    println!(
-        "{:<46} {:<24} {:>11} {:>9} {:>9} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11} {:>12}",
-        "workload",
-        "server",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "errors",
-        "vs notary-mem",
-        "vs notary-pg",
-        "vs nginx",
-        "vs prev",
-        "cpu us/req",
-        "cpu vs prev"
-    );
-    let mut by_workload: BTreeMap<&str, Vec<&(String, &str, Measure)>> = BTreeMap::new();
-    for r in &results {
-        by_workload.entry(r.0.as_str()).or_default().push(r);
-    }
-    for (w, rows) in &by_workload {
-        let base = rows
-            .iter()
-            .find(|r| r.1 == "notary-server memory")
-            .map(|r| r.2.rps);
-        let base_pg = rows
-            .iter()
-            .find(|r| r.1 == "notary-server postgres")
-            .map(|r| r.2.rps);
-        let ceil = rows.iter().find(|r| r.1 == "nginx static").map(|r| r.2.rps);
-        let prev = rows.iter().find(|r| r.1 == PREVIOUS).map(|r| r.2.rps);
-        let prev_cpu = rows.iter().find(|r| r.1 == PREVIOUS).map(|r| r.2.cpu_us);
-        for (_, name, m) in rows.iter().map(|r| (&r.0, r.1, &r.2)) {
-            let ratio = |b: Option<f64>| {
-                b.filter(|b| *b > 0.0)
-                    .map(|b| format!("{:.2}x", m.rps / b))
-                    .unwrap_or_else(|| "-".into())
-            };
-            // Above 1 when this server spends less CPU per request than the previous release.
-            let cpu_ratio = match prev_cpu {
-                Some(p) if m.cpu_us > 0.0 && name.starts_with("signet") && name != PREVIOUS => {
-                    format!("{:.2}x", p / m.cpu_us)
-                }
-                _ => "-".into(),
-            };
-            println!(
-                "{:<46} {:<24} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>13} {:>12} {:>12} {:>9} {:>11} {:>12}",
-                w,
-                name,
-                m.rps,
-                m.p50_ms,
-                m.p99_ms,
-                if m.crashed {
-                    format!("{} CRASH", m.errors)
-                } else {
-                    m.errors.to_string()
-                },
-                ratio(base),
-                ratio(base_pg),
-                ratio(ceil),
-                if name.starts_with("signet") && name != PREVIOUS {
-                    ratio(prev)
-                } else {
-                    "-".into()
-                },
-                // nginx answers from worker processes the bench does not follow.
-                if m.cpu_us > 0.0 {
-                    format!("{:.1}", m.cpu_us)
-                } else {
-                    "-".into()
-                },
-                cpu_ratio
-            );
-            let line = serde_json::json!({"workload": w, "server": name, "rps": m.rps, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors, "crashed": m.crashed, "cpu_us_per_request": m.cpu_us, "repos": o.repos + 1, "duration_s": o.duration});
-            writeln!(jsonl, "{line}").unwrap();
-        }
-    }
-    println!(
-        "\n{:<24} {:>14} {:>18}",
-        "server", "RSS idle MiB", "RSS peak load MiB"
-    );
-    for t in &targets {
-        let idle = rss_idle
-            .get(t.name)
-            .copied()
-            .unwrap_or_else(|| rss_kib(t.pid()));
-        let load = rss_load.get(t.name).copied().unwrap_or(0);
-        println!(
-            "{:<24} {:>14.1} {:>18.1}",
-            t.name,
-            idle as f64 / 1024.0,
-            load as f64 / 1024.0
-        );
-        writeln!(
-            jsonl,
-            "{}",
-            serde_json::json!({"server": t.name, "rss_idle_kib": idle, "rss_peak_load_kib": load})
-        )
-        .unwrap();
-    }
-    for t in targets
-        .iter()
-        .filter(|t| t.restarts.load(Ordering::Relaxed) > 0)
-    {
-        println!(
-            "{} crashed and was restarted {} time(s) (rows marked CRASH)",
-            t.name,
-            t.restarts.load(Ordering::Relaxed)
-        );
-    }
+    report::print(&o, &targets, &results, &rss_idle, &rss_load, &mut jsonl);
     println!("\nJSON lines: {}", o.out.display());
 }

@@ -1,6 +1,7 @@
-//! Accepting connections: TLS with a handshake deadline, HTTP/1 and HTTP/2 through hyper with
-//! a header-read deadline, an idle deadline between requests, a cap on open connections, and
-//! a graceful shutdown that lets in-flight requests finish within a bound.
+//! Accepting connections: TLS with a handshake deadline, HTTP/1 and HTTP/2 through hyper over
+//! an I/O wrapper that keeps the header-read deadline (HTTP/1) and the idle deadline between
+//! requests, a cap on open connections, and a graceful shutdown that lets in-flight requests
+//! finish within a bound.
 //!
 //! A client that connects and sends nothing, or sends its headers a byte at a time, is
 //! dropped after the deadline and never holds a slot others need for long.

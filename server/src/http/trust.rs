@@ -68,9 +68,9 @@ impl TrustOp {
 
 /// `/v2/...` and every other path no route takes (the router's fallback).
 ///
-/// Written for the cached read, the request nearly every client makes: that path copies and
-/// allocates nothing beyond its answer, and the rarer operations' larger states are boxed
-/// so they do not enlarge the future every read moves into its box.
+/// Written for the cached read, the request nearly every client makes: it copies neither the
+/// URI nor a path without escapes, and the rarer operations' larger states are boxed so they
+/// do not enlarge the future every read moves into its box.
 pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> {
     // notary-server's catch-all route takes these methods; for any other its router answers a
     // bare 405 before authentication, whatever the path.
@@ -86,7 +86,10 @@ pub async fn trust(State(app): State<AppState>, req: Request) -> Response<Body> 
     let Some(path) = decoded_path(&parts.uri) else {
         return labelled("other", ApiError::not_found().into_response());
     };
-    let Some((gun, tail)) = path.strip_prefix("/v2/").and_then(split_trust) else {
+    let Some((gun, tail)) = path
+        .strip_prefix("/v2/")
+        .and_then(|rest| rest.split_once("/_trust/"))
+    else {
         return Box::pin(without_gun(&app, &parts, &path)).await;
     };
     let Some(op) = TrustOp::parse(&parts.method, tail) else {
@@ -186,24 +189,6 @@ fn decoded_path(uri: &axum::http::Uri) -> Option<Cow<'_, str>> {
     percent_encoding::percent_decode_str(raw).decode_utf8().ok()
 }
 
-/// `(gun, tail)` of `<gun>/_trust/<tail>`, split at the first `/_trust/`.
-fn split_trust(rest: &str) -> Option<(&str, &str)> {
-    const MARK: &str = "/_trust/";
-    // A plain search for the marker's slash, then a comparison: cheaper than a general
-    // substring search for these short paths.
-    let mut from = 0;
-    while let Some(i) = rest[from..].find('/') {
-        let at = from + i;
-        if rest[at..].starts_with(MARK) {
-            return Some((&rest[..at], &rest[at + MARK.len()..]));
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// `/v2/`, the global changefeed, and unknown paths: with registries configured they need the
-/// catalog scope, which is never granted.
 async fn without_gun(app: &AppState, parts: &Parts, path: &str) -> Response<Body> {
     let route = match (&parts.method, path) {
         (&Method::GET, "/v2/") => Some("ping"),
