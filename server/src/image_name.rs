@@ -99,6 +99,22 @@ pub fn is_domain(d: &str) -> bool {
         })
 }
 
+/// Every string of up to `max_len` pieces of `alphabet`, the empty one first: for checking a
+/// hand-written parser against its definition exhaustively.
+#[cfg(test)]
+pub(crate) fn every_string(alphabet: &[&str], max_len: usize) -> Vec<String> {
+    let mut all = vec![String::new()];
+    let mut longest = vec![String::new()];
+    for _ in 0..max_len {
+        longest = longest
+            .iter()
+            .flat_map(|w| alphabet.iter().map(move |a| format!("{w}{a}")))
+            .collect();
+        all.extend(longest.iter().cloned());
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,8 +185,8 @@ mod tests {
         }
     }
 
-    /// The one-pass check against the grammar's definition, on every string up to five bytes
-    /// over the bytes that matter.
+    /// The one-pass check against the grammar's definition, on every string of up to five of
+    /// the bytes that matter.
     #[test]
     fn path_components_match_the_grammar() {
         fn by_definition(c: &str) -> bool {
@@ -183,17 +199,7 @@ mod tests {
                 .filter(|sep| !sep.is_empty())
                 .all(|sep| matches!(sep, "." | "_" | "__") || sep.bytes().all(|x| x == b'-'))
         }
-        let alphabet = ["a", "1", ".", "-", "_", "A", "/"];
-        let mut words = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = words
-                .iter()
-                .filter(|w| w.len() == words.last().map_or(0, String::len))
-                .flat_map(|w| alphabet.iter().map(move |a| format!("{w}{a}")))
-                .collect();
-            words.extend(longer);
-        }
-        for w in &words {
+        for w in &every_string(&["a", "1", ".", "-", "_", "A", "/"], 5) {
             assert_eq!(is_path_component(w), by_definition(w), "{w:?}");
         }
     }

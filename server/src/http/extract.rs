@@ -229,8 +229,8 @@ mod tests {
     }
 
     /// The byte-loop check against the definition it replaced (whose `u16` parse also took a
-    /// port of `+80`, which no client sends), on every string up to five
-    /// bytes over the bytes that matter, and some longer ones.
+    /// port of `+80`, which no client sends), on every string of up to five of the bytes that
+    /// matter, and some longer ones.
     #[test]
     fn host_check_matches_its_definition() {
         fn by_definition(h: &str) -> bool {
@@ -270,16 +270,8 @@ mod tests {
             });
             port_ok && name_ok
         }
-        let alphabet = ["a", "9", ".", ":", "-", "_", "[", "]", " "];
-        let mut words = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = words
-                .iter()
-                .filter(|w| w.len() == words.last().map_or(0, String::len))
-                .flat_map(|w| alphabet.iter().map(move |a| format!("{w}{a}")))
-                .collect();
-            words.extend(longer);
-        }
+        let mut words =
+            crate::image_name::every_string(&["a", "9", ".", ":", "-", "_", "[", "]", " "], 5);
         let long_label = "a".repeat(64);
         words.extend(
             [
